@@ -1,0 +1,46 @@
+"""paribus: causal inference from question to decision.
+
+Identify, estimate, and try to break it::
+
+    import paribus
+    effect = paribus.estimate(df, treatment="t", outcome="y", covariates=["a", "b"],
+                              method="aipw", estimand="ATT", random_state=0)
+    print(effect)
+"""
+
+from paribus import datasets, errors
+from paribus.data import CausalData
+from paribus.effects import (
+    AIPW,
+    IPW,
+    GComputation,
+    Logit,
+    Matching,
+    RegressionAdjustment,
+    Subclassification,
+    estimate,
+)
+from paribus.errors import ParibusError, ParibusWarning
+from paribus.results import Effect, EffectTable, Summary
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AIPW",
+    "IPW",
+    "CausalData",
+    "Effect",
+    "EffectTable",
+    "GComputation",
+    "Logit",
+    "Matching",
+    "ParibusError",
+    "ParibusWarning",
+    "RegressionAdjustment",
+    "Subclassification",
+    "Summary",
+    "__version__",
+    "datasets",
+    "errors",
+    "estimate",
+]

@@ -1,0 +1,129 @@
+"""The cross-fitting template: folds, nuisance fits and out-of-fold predictions.
+
+An estimator declares its nuisance functions as :class:`Nuisance` entries (which
+learner, which target, trained on which arm); :func:`cross_fit` fits each one on
+every training fold, in parallel through the shared backend, and returns
+out-of-fold predictions for every unit (Chernozhukov et al. 2018, "Double/debiased
+machine learning", Definition 3.1). With ``folds=1`` nuisances are fitted and
+predicted on the full sample: the classical (non-cross-fitted) estimator, valid for
+parametric nuisance models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
+
+from paribus._core.parallel import run_tasks
+from paribus._core.random import child_seeds
+from paribus.errors import DataError, ParameterError
+
+__all__ = ["Nuisance", "cross_fit", "make_folds"]
+
+
+@dataclass(frozen=True)
+class Nuisance:
+    """One nuisance function to learn.
+
+    Attributes
+    ----------
+    name : str
+        Key of its predictions in the returned dict.
+    learner : scikit-learn estimator
+        Cloned for every fold; classifiers predict ``P(target = 1 | X)``.
+    target : {"outcome", "treatment"}
+    rows : {"all", "treated", "control"}
+        Which training rows it learns from (e.g. the outcome model of the control arm).
+    """
+
+    name: str
+    learner: Any
+    target: Literal["outcome", "treatment"]
+    rows: Literal["all", "treated", "control"] = "all"
+
+
+def make_folds(
+    n_folds: int, t: np.ndarray, seed: int, stratify: bool = True,
+    groups: np.ndarray | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) index pairs, stratified by the treatment so every fold has both arms.
+
+    With ``groups`` (cluster codes) whole clusters stay in one fold, so no cluster's
+    outcomes inform its own out-of-fold predictions.
+    """
+    n = t.size
+    if n_folds == 1:
+        idx = np.arange(n)
+        return [(idx, idx)]
+    if groups is not None:
+        if np.unique(groups).size < n_folds:
+            raise DataError(f"{n_folds} folds need at least {n_folds} clusters; found "
+                            f"{np.unique(groups).size}.")
+        splitter: Any = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(n), t, groups))
+    if stratify:
+        splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(n), t))
+    return list(KFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(n)))
+
+
+def _with_seed(learner: Any, seed: int) -> Any:
+    model = clone(learner)
+    params = model.get_params(deep=False)
+    if "random_state" in params and params["random_state"] is None:
+        model.set_params(random_state=seed)
+    return model
+
+
+def _fit_predict(
+    nuisance: Nuisance, X: np.ndarray, y: np.ndarray, t: np.ndarray,
+    train: np.ndarray, test: np.ndarray, seed: int,
+) -> np.ndarray:
+    if nuisance.rows == "treated":
+        train = train[t[train] == 1]
+    elif nuisance.rows == "control":
+        train = train[t[train] == 0]
+    target = y if nuisance.target == "outcome" else t
+    model = _with_seed(nuisance.learner, seed)
+    if len(np.unique(target[train])) < 2 and is_classifier(model):
+        raise DataError(f"nuisance {nuisance.name!r}: a training fold has a single class; use fewer "
+                        "folds or more data.")
+    model.fit(X[train], target[train])
+    if is_classifier(model) or hasattr(model, "predict_proba"):
+        if not hasattr(model, "predict_proba"):
+            raise ParameterError(f"{nuisance.name} model {type(model).__name__} has no "
+                                 "predict_proba(); pass a probabilistic classifier.")
+        proba = model.predict_proba(X[test])
+        classes = list(getattr(model, "classes_", [0, 1]))
+        return np.asarray(proba[:, classes.index(1)], dtype=float)
+    return np.asarray(model.predict(X[test]), dtype=float).reshape(-1)
+
+
+def cross_fit(
+    nuisances: Sequence[Nuisance],
+    X: np.ndarray,
+    y: np.ndarray,
+    t: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    seed_root: np.random.SeedSequence,
+    n_jobs: int | None = 1,
+) -> dict[str, np.ndarray]:
+    """Out-of-fold predictions of every nuisance, for every unit.
+
+    Each (nuisance, fold) task gets its own seed spawned from ``seed_root``, so the
+    result is the same bit for bit whatever ``n_jobs`` is.
+    """
+    tasks = [(nu, fold) for nu in nuisances for fold in range(len(folds))]
+    seeds = child_seeds(seed_root, len(tasks))
+    args = [(nu, X, y, t, folds[k][0], folds[k][1], s) for (nu, k), s in zip(tasks, seeds,
+                                                                             strict=True)]
+    preds = run_tasks(_fit_predict, args, n_jobs=n_jobs, desc="cross-fitting")
+    out = {nu.name: np.full(t.size, np.nan) for nu in nuisances}
+    for (nu, k), pred in zip(tasks, preds, strict=True):
+        out[nu.name][folds[k][1]] = pred
+    return out

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+os.environ.setdefault("PARIBUS_NO_PROGRESS", "1")
+
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_datasets_dir() -> Path:
+    """The team's reference datasets: $PARIBUS_SHARED_DATASETS or ../shared/datasets."""
+    env = os.environ.get("PARIBUS_SHARED_DATASETS")
+    path = Path(env) if env else _ROOT.parent / "shared" / "datasets"
+    if not path.is_dir():
+        raise RuntimeError(f"reference datasets not found at {path}; set PARIBUS_SHARED_DATASETS")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    return shared_datasets_dir()
+
+
+@pytest.fixture(scope="session")
+def sim():
+    from _sim import simulate
+
+    return simulate(n=2000, seed=1)
