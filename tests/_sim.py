@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -45,11 +46,22 @@ def simulate(n: int = 2000, seed: int = 0, linear: bool = True, overlap: float =
     frame = pd.DataFrame(x, columns=COVARIATES)
     frame["t"] = t
     frame["y"] = y
-    # population truths: E[tau] = 1; E[tau | t=1] = 1 + E[x2 | t=1], by a large Monte Carlo draw
-    big = np.random.default_rng(12345).normal(size=(2_000_000, 4))
-    eb = expit(overlap * (0.8 * big[:, 0] - 0.5 * big[:, 1] + 0.3 * big[:, 2]))
-    taub = 1.0 + big[:, 1]
-    att = float(np.sum(eb * taub) / np.sum(eb))
-    atc = float(np.sum((1 - eb) * taub) / np.sum(1 - eb))
-    return Simulated(frame, 1.0, att, atc, float(tau.mean()), float(tau[t == 1].mean()),
-                     float(tau[t == 0].mean()))
+    att, atc = _population_att_atc(overlap)
+    return Simulated(
+        frame,
+        1.0,
+        att,
+        atc,
+        float(tau.mean()),
+        float(tau[t == 1].mean()),
+        float(tau[t == 0].mean()),
+    )
+
+
+@cache
+def _population_att_atc(overlap: float) -> tuple[float, float]:
+    """E[tau | t=1] and E[tau | t=0] by a 4M-draw Monte Carlo (error about 5e-4)."""
+    big = np.random.default_rng(12345).normal(size=(4_000_000, 3))
+    e = expit(overlap * (0.8 * big[:, 0] - 0.5 * big[:, 1] + 0.3 * big[:, 2]))
+    tau = 1.0 + big[:, 1]
+    return float(np.sum(e * tau) / np.sum(e)), float(np.sum((1 - e) * tau) / np.sum(1 - e))

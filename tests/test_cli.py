@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from _sim import COVARIATES, simulate
 
+from _sim import COVARIATES, simulate
 from paribus.cli import main
 
 
@@ -24,16 +24,42 @@ def run(capsys, *argv):
 
 
 def test_estimate_prints_table(capsys, csv):
-    code, out, err = run(capsys, "estimate", str(csv), "--treatment", "t", "--outcome", "y",
-                         "--covariates", ",".join(COVARIATES), "--method", "ipw")
+    code, out, err = run(
+        capsys,
+        "estimate",
+        str(csv),
+        "--treatment",
+        "t",
+        "--outcome",
+        "y",
+        "--covariates",
+        ",".join(COVARIATES),
+        "--method",
+        "ipw",
+    )
     assert code == 0, err
     assert "ATE" in out and "interval" in out
 
 
 def test_estimate_json(capsys, csv):
-    code, out, _ = run(capsys, "estimate", str(csv), "--treatment", "t", "--outcome", "y",
-                       "--covariates", ",".join(COVARIATES), "--method", "aipw",
-                       "--estimand", "ATT", "--random-state", "0", "--json")
+    code, out, _ = run(
+        capsys,
+        "estimate",
+        str(csv),
+        "--treatment",
+        "t",
+        "--outcome",
+        "y",
+        "--covariates",
+        ",".join(COVARIATES),
+        "--method",
+        "aipw",
+        "--estimand",
+        "ATT",
+        "--random-state",
+        "0",
+        "--json",
+    )
     assert code == 0
     payload = json.loads(out)
     assert payload["estimand"] == "ATT" and payload["method"] == "aipw"
@@ -41,9 +67,21 @@ def test_estimate_json(capsys, csv):
 
 
 def test_estimate_bundled_dataset_with_warning(capsys):
-    code, out, err = run(capsys, "estimate", "lalonde_cps", "--treatment", "treat",
-                         "--outcome", "re78", "--covariates", "age,educ,black,hisp,re74,re75",
-                         "--method", "ipw", "--estimand", "ATE")
+    code, _, err = run(
+        capsys,
+        "estimate",
+        "lalonde_cps",
+        "--treatment",
+        "treat",
+        "--outcome",
+        "re78",
+        "--covariates",
+        "age,educ,black,hisp,re74,re75",
+        "--method",
+        "ipw",
+        "--estimand",
+        "ATE",
+    )
     assert code == 0
     assert "paribus: warning:" in err and "poor overlap" in err
 
@@ -56,22 +94,43 @@ def test_datasets(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["estimate", "{csv}", "--treatment", "t", "--outcome", "yy", "--method", "ipw"],
-         "outcome column 'yy' is not in the data. Did you mean 'y'"),
-        (["estimate", "nope.csv", "--treatment", "t", "--outcome", "y", "--method", "ipw"],
-         "does not exist"),
-        (["estimate", "{csv}", "--treatment", "t", "--outcome", "y", "--method", "magic"],
-         "invalid choice: 'magic'"),
-        (["estimate", "{csv}", "--treatment", "x1", "--outcome", "y", "--method", "ipw"],
-         "needs a binary 0/1 treatment"),
-        (["estimate", "{csv}", "--treatment", "t", "--outcome", "y", "--method", "ipw",
-          "--level", "2"], "level=2.0"),
+        (
+            ["estimate", "{csv}", "--treatment", "t", "--outcome", "yy", "--method", "ipw"],
+            "outcome column 'yy' is not in the data. Did you mean 'y'",
+        ),
+        (
+            ["estimate", "nope.csv", "--treatment", "t", "--outcome", "y", "--method", "ipw"],
+            "does not exist",
+        ),
+        (
+            ["estimate", "{csv}", "--treatment", "t", "--outcome", "y", "--method", "magic"],
+            "invalid choice: 'magic'",
+        ),
+        (
+            ["estimate", "{csv}", "--treatment", "x1", "--outcome", "y", "--method", "ipw"],
+            "needs a binary 0/1 treatment",
+        ),
+        (
+            [
+                "estimate",
+                "{csv}",
+                "--treatment",
+                "t",
+                "--outcome",
+                "y",
+                "--method",
+                "ipw",
+                "--level",
+                "2",
+            ],
+            "level=2.0",
+        ),
         (["frobnicate"], "invalid choice"),
     ],
 )
 def test_refusals_are_one_line(capsys, csv, argv, message):
     argv = [a.replace("{csv}", str(csv)) for a in argv]
-    code, out, err = run(capsys, *argv)
+    code, _, err = run(capsys, *argv)
     assert code == 2
     assert err.startswith("paribus: error:") and message in err
     assert err.count("\n") == 1 and "Traceback" not in err

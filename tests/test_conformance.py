@@ -6,11 +6,11 @@ import dataclasses
 import json
 
 import pytest
-from _sim import COVARIATES, simulate
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 
 import paribus
+from _sim import COVARIATES, simulate
 from paribus import Effect
 from paribus.effects import METHODS
 from paribus.errors import NotFittedError, ParameterError
@@ -102,10 +102,18 @@ def test_same_seed_same_result(method, data):
 @pytest.mark.parametrize("method", sorted(METHODS))
 @pytest.mark.parametrize("estimand", ["ATE", "ATT", "ATC"])
 def test_estimate_entry_point_matches_class(method, estimand, data):
-    settings = FAST[method] | ({"random_state": 0}
-                               if "random_state" in METHODS[method]._get_param_names() else {})
-    via_api = paribus.estimate(data, treatment="t", outcome="y", covariates=COVARIATES,
-                               method=method, estimand=estimand, **settings)
+    settings = FAST[method] | (
+        {"random_state": 0} if "random_state" in METHODS[method]._get_param_names() else {}
+    )
+    via_api = paribus.estimate(
+        data,
+        treatment="t",
+        outcome="y",
+        covariates=COVARIATES,
+        method=method,
+        estimand=estimand,
+        **settings,
+    )
     direct = make(method, estimand=estimand).fit(data, "t", "y", COVARIATES).result_
     assert via_api == direct
     assert via_api.estimand == estimand
@@ -115,18 +123,36 @@ def test_estimate_refuses_unknown_method_and_setting(data):
     with pytest.raises(ParameterError, match=r"unknown method 'apiw'\. Did you mean 'aipw'"):
         paribus.estimate(data, treatment="t", outcome="y", covariates=COVARIATES, method="apiw")
     with pytest.raises(ParameterError, match=r"has no setting 'n_folds'.*folds"):
-        paribus.estimate(data, treatment="t", outcome="y", covariates=COVARIATES,
-                         method="aipw", n_folds=3)
+        paribus.estimate(
+            data, treatment="t", outcome="y", covariates=COVARIATES, method="aipw", n_folds=3
+        )
 
 
 def test_public_names():
-    expected = {"CausalData", "Effect", "EffectTable", "estimate", "RegressionAdjustment", "IPW",
-                "Matching", "Subclassification", "AIPW", "GComputation"}
+    expected = {
+        "CausalData",
+        "Effect",
+        "EffectTable",
+        "estimate",
+        "RegressionAdjustment",
+        "IPW",
+        "Matching",
+        "Subclassification",
+        "AIPW",
+        "GComputation",
+    }
     assert expected <= set(paribus.__all__)
     for name in paribus.__all__:
         assert hasattr(paribus, name), name
-    for name in ("ParibusError", "DataError", "IdentificationError", "OverlapError",
-                 "ConvergenceError", "NotFittedError", "ParameterError"):
+    for name in (
+        "ParibusError",
+        "DataError",
+        "IdentificationError",
+        "OverlapError",
+        "ConvergenceError",
+        "NotFittedError",
+        "ParameterError",
+    ):
         assert issubclass(getattr(paribus.errors, name), paribus.errors.ParibusError)
     assert issubclass(paribus.errors.DataError, ValueError)
     assert issubclass(paribus.errors.NotFittedError, AttributeError)

@@ -72,10 +72,17 @@ def _estimate(args: argparse.Namespace) -> int:
         settings["random_state"] = args.random_state
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        effect = estimate(_load(args.data), treatment=args.treatment, outcome=args.outcome,
-                          covariates=covariates, method=args.method, estimand=args.estimand,
-                          cluster=args.cluster, dropna=args.dropna, **_only_known(args.method,
-                                                                                    settings))
+        effect = estimate(
+            _load(args.data),
+            treatment=args.treatment,
+            outcome=args.outcome,
+            covariates=covariates,
+            method=args.method,
+            estimand=args.estimand,
+            cluster=args.cluster,
+            dropna=args.dropna,
+            **_only_known(args.method, settings),
+        )
     for w in caught:
         print(f"paribus: warning: {w.message}", file=sys.stderr)
     if args.json:

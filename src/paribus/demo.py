@@ -45,8 +45,22 @@ def lalonde_features(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     out["u74"] = (out["re74"] == 0).astype(float)
     out["u75"] = (out["re75"] == 0).astype(float)
     out["educ_re74"] = out["educ"] * out["re74"]
-    covariates = ["age", "age2", "age3", "educ", "educ2", "marr", "nodegree", "black", "hisp",
-                  "re74", "re75", "u74", "u75", "educ_re74"]
+    covariates = [
+        "age",
+        "age2",
+        "age3",
+        "educ",
+        "educ2",
+        "marr",
+        "nodegree",
+        "black",
+        "hisp",
+        "re74",
+        "re75",
+        "u74",
+        "u75",
+        "educ_re74",
+    ]
     return out, covariates
 
 
@@ -62,38 +76,53 @@ def _estimators(random_state: int) -> dict[str, EffectEstimator]:
 
 
 def run_demo(
-    out_dir: str | Path = "out/demo", random_state: int = 0,
-    echo: Callable[[str], Any] = print, plots: bool = True,
+    out_dir: str | Path = "out/demo",
+    random_state: int = 0,
+    echo: Callable[[str], Any] = print,
+    plots: bool = True,
 ) -> EffectTable:
     """Run the analysis, print its summary and write ``result.json`` and ``report.txt``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     experiment = datasets.load("lalonde_nsw")
     observational, covariates = lalonde_features(datasets.load("lalonde_cps"))
-    roles = {"treatment": "treat", "outcome": "re78"}
 
     effects: dict[str, Effect] = {}
     caught: list[str] = []
-    effects["experiment (NSW, randomised)"] = RegressionAdjustment(estimand="ATT").fit(
-        experiment, covariates=[], **roles).result_
-    effects["naive gap (NSW vs CPS)"] = RegressionAdjustment(estimand="ATT").fit(
-        observational, covariates=[], **roles).result_
+    effects["experiment (NSW, randomised)"] = (
+        RegressionAdjustment(estimand="ATT")
+        .fit(experiment, covariates=[], treatment="treat", outcome="re78")
+        .result_
+    )
+    effects["naive gap (NSW vs CPS)"] = (
+        RegressionAdjustment(estimand="ATT")
+        .fit(observational, covariates=[], treatment="treat", outcome="re78")
+        .result_
+    )
     fitted: dict[str, EffectEstimator] = {}
     for label, est in _estimators(random_state).items():
         with warnings.catch_warnings(record=True) as record:
             warnings.simplefilter("always")
-            fitted[label] = est.fit(observational, covariates=covariates, **roles)
+            fitted[label] = est.fit(
+                observational, covariates=covariates, treatment="treat", outcome="re78"
+            )
         caught += [f"{label}: {w.message}" for w in record]
         effects[label] = fitted[label].result_
-    table = EffectTable(list(effects.values()), list(effects),
-                        title="Effect of NSW training on 1978 earnings (ATT, US$)")
+    table = EffectTable(
+        list(effects.values()),
+        list(effects),
+        title="Effect of NSW training on 1978 earnings (ATT, US$)",
+    )
 
     ipw = fitted["ipw"]
-    balance = balance_table(observational, treatment="treat", covariates=covariates,
-                            weights=ipw.weights_)
-    overlap = {k: v for k, v in effects["ipw"].diagnostics.items()
-               if k.startswith(("propensity_m", "ess_", "share_", "n_"))
-               and isinstance(v, (int, float))}
+    balance = balance_table(
+        observational, treatment="treat", covariates=covariates, weights=ipw.weights_
+    )
+    overlap = {
+        k: v
+        for k, v in effects["ipw"].diagnostics.items()
+        if k.startswith(("propensity_m", "ess_", "share_", "n_")) and isinstance(v, (int, float))
+    }
     report = _report(table, balance, overlap, caught)
     echo(report)
     result = {
@@ -109,26 +138,32 @@ def run_demo(
     (out / "report.txt").write_text(report + "\n")
     if plots:
         _plots(out, table, ipw.propensity_, observational["treat"].to_numpy())
-    echo(f"\nwrote {out / 'result.json'}, {out / 'report.txt'}"
-         + (f", {out / 'estimates.png'}, {out / 'overlap.png'}" if plots else ""))
+    echo(
+        f"\nwrote {out / 'result.json'}, {out / 'report.txt'}"
+        + (f", {out / 'estimates.png'}, {out / 'overlap.png'}" if plots else "")
+    )
     return table
 
 
-def _report(table: EffectTable, balance: pd.DataFrame, overlap: dict[str, Any],
-            caught: list[str]) -> str:
-    lines = [str(table), "",
-             f"Distance from the experimental benchmark (${BENCHMARK:,.0f}):"]
+def _report(
+    table: EffectTable, balance: pd.DataFrame, overlap: dict[str, Any], caught: list[str]
+) -> str:
+    lines = [str(table), "", f"Distance from the experimental benchmark (${BENCHMARK:,.0f}):"]
     for label, e in zip(table.labels, table, strict=True):
         if label.startswith("experiment"):
             continue
         covers = "covers" if e.ci_lower <= BENCHMARK <= e.ci_upper else "misses"
-        lines.append(f"  {label:<28} {e.estimate - BENCHMARK:+12,.0f}   (interval {covers} "
-                     "the benchmark)")
+        lines.append(
+            f"  {label:<28} {e.estimate - BENCHMARK:+12,.0f}   (interval {covers} the benchmark)"
+        )
     lines += ["", "Overlap (logit propensity, ATT weights):"]
     lines += [f"  {k:<26} {v:,.4g}" for k, v in overlap.items()]
     shown = balance[["smd", "smd_weighted", "variance_ratio", "variance_ratio_weighted"]]
-    lines += ["", "Balance (standardized mean differences before / after IPW weighting):",
-              shown.round(3).to_string()]
+    lines += [
+        "",
+        "Balance (standardized mean differences before / after IPW weighting):",
+        shown.round(3).to_string(),
+    ]
     n_bad = int((~balance["balanced"]).sum())
     lines.append(f"  {n_bad} of {len(balance)} covariates have |SMD| >= 0.1 after weighting")
     if caught:

@@ -13,14 +13,16 @@ from paribus.errors import DataError, DataWarning
 @pytest.fixture
 def frame() -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    return pd.DataFrame({
-        "t": [0, 1] * 10,
-        "y": rng.normal(size=20),
-        "age": rng.integers(20, 60, size=20).astype(float),
-        "income": rng.normal(size=20),
-        "region": ["north", "south"] * 10,
-        "clinic": np.repeat(np.arange(5), 4),
-    })
+    return pd.DataFrame(
+        {
+            "t": [0, 1] * 10,
+            "y": rng.normal(size=20),
+            "age": rng.integers(20, 60, size=20).astype(float),
+            "income": rng.normal(size=20),
+            "region": ["north", "south"] * 10,
+            "clinic": np.repeat(np.arange(5), 4),
+        }
+    )
 
 
 def roles(**extra):
@@ -61,8 +63,9 @@ def test_polars_pyarrow_numpy_dict_and_files(frame, tmp_path):
 
 def test_from_arrays_and_default_names():
     rng = np.random.default_rng(1)
-    cd = CausalData.from_arrays(treatment=[0, 1, 0, 1], outcome=rng.normal(size=4),
-                                covariates=rng.normal(size=(4, 2)))
+    cd = CausalData.from_arrays(
+        treatment=[0, 1, 0, 1], outcome=rng.normal(size=4), covariates=rng.normal(size=(4, 2))
+    )
     assert cd.covariates == ["x0", "x1"]
 
 
@@ -155,7 +158,7 @@ def test_unsupported_inputs(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         CausalData(tmp_path / "missing.csv", treatment="t")
     (tmp_path / "d.xlsx").write_text("x")
-    with pytest.raises(DataError, match="expected a .csv"):
+    with pytest.raises(DataError, match=r"expected a \.csv"):
         CausalData(tmp_path / "d.xlsx", treatment="t")
     with pytest.raises(DataError, match="must be 2-D"):
         CausalData(np.zeros(3), treatment="t")

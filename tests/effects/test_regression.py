@@ -1,13 +1,13 @@
-"""RegressionAdjustment against statsmodels (OLS sandwich, TreatmentEffect.ra) and simulated truth."""
+"""RegressionAdjustment against statsmodels (OLS sandwich, TreatmentEffect.ra) and the truth."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from _sim import COVARIATES, simulate
 from statsmodels.treatment.treatment_effects import TreatmentEffect
 
+from _sim import COVARIATES, simulate
 from paribus import RegressionAdjustment
 from paribus.errors import DataError, ParameterError
 
@@ -24,22 +24,24 @@ def data():
 @pytest.mark.parametrize("cov_type", ["HC0", "HC1", "HC2", "HC3"])
 def test_constant_effect_ols_equals_statsmodels(data, cov_type):
     est = RegressionAdjustment(interactions=False, cov_type=cov_type).fit(
-        data, "t", "y", COVARIATES)
+        data, "t", "y", COVARIATES
+    )
     design = sm.add_constant(data[["t", *COVARIATES]])
     ref = sm.OLS(data["y"], design).fit(cov_type=cov_type)
     assert est.result_.estimate == pytest.approx(ref.params["t"], abs=1e-8)
     assert est.result_.std_error == pytest.approx(ref.bse["t"], abs=1e-8)
     # slopes only: our covariates are centred, which moves the intercept
-    np.testing.assert_allclose(est.coef_std_error_.to_numpy()[1:], ref.bse.to_numpy()[1:],
-                               atol=1e-8)
+    np.testing.assert_allclose(
+        est.coef_std_error_.to_numpy()[1:], ref.bse.to_numpy()[1:], atol=1e-8
+    )
 
 
 def test_cluster_robust_equals_statsmodels(data):
-    est = RegressionAdjustment(interactions=False).fit(data, "t", "y", COVARIATES,
-                                                       cluster="cluster")
+    est = RegressionAdjustment(interactions=False).fit(
+        data, "t", "y", COVARIATES, cluster="cluster"
+    )
     design = sm.add_constant(data[["t", *COVARIATES]])
-    ref = sm.OLS(data["y"], design).fit(cov_type="cluster",
-                                        cov_kwds={"groups": data["cluster"]})
+    ref = sm.OLS(data["y"], design).fit(cov_type="cluster", cov_kwds={"groups": data["cluster"]})
     assert est.result_.std_error == pytest.approx(ref.bse["t"], abs=1e-8)
     assert est.result_.diagnostics["n_clusters"] == 30
 
@@ -47,7 +49,8 @@ def test_cluster_robust_equals_statsmodels(data):
 def test_weighted_least_squares_equals_statsmodels(data):
     data = data.assign(w=np.random.default_rng(1).uniform(0.5, 2, size=len(data)))
     est = RegressionAdjustment(interactions=False, cov_type="HC0").fit(
-        data, "t", "y", COVARIATES, weights="w")
+        data, "t", "y", COVARIATES, weights="w"
+    )
     design = sm.add_constant(data[["t", *COVARIATES]])
     ref = sm.WLS(data["y"], design, weights=data["w"]).fit(cov_type="HC0")
     assert est.result_.estimate == pytest.approx(ref.params["t"], abs=1e-8)
@@ -77,10 +80,14 @@ def test_simulated_truth_within_three_se(estimand):
 
 def test_invariances(data):
     base = RegressionAdjustment().fit(data, "t", "y", COVARIATES).result_
-    shifted = RegressionAdjustment().fit(data.assign(y=data["y"] + 100), "t", "y",
-                                         COVARIATES).result_
-    permuted = RegressionAdjustment().fit(data.sample(frac=1, random_state=0), "t", "y",
-                                          COVARIATES).result_
+    shifted = (
+        RegressionAdjustment().fit(data.assign(y=data["y"] + 100), "t", "y", COVARIATES).result_
+    )
+    permuted = (
+        RegressionAdjustment()
+        .fit(data.sample(frac=1, random_state=0), "t", "y", COVARIATES)
+        .result_
+    )
     assert shifted.estimate == pytest.approx(base.estimate, abs=1e-9)
     assert shifted.std_error == pytest.approx(base.std_error, rel=1e-9)
     assert permuted.estimate == pytest.approx(base.estimate, abs=1e-9)

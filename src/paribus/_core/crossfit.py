@@ -48,7 +48,10 @@ class Nuisance:
 
 
 def make_folds(
-    n_folds: int, t: np.ndarray, seed: int, stratify: bool = True,
+    n_folds: int,
+    t: np.ndarray,
+    seed: int,
+    stratify: bool = True,
     groups: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, test) index pairs, stratified by the treatment so every fold has both arms.
@@ -62,8 +65,9 @@ def make_folds(
         return [(idx, idx)]
     if groups is not None:
         if np.unique(groups).size < n_folds:
-            raise DataError(f"{n_folds} folds need at least {n_folds} clusters; found "
-                            f"{np.unique(groups).size}.")
+            raise DataError(
+                f"{n_folds} folds need at least {n_folds} clusters; found {np.unique(groups).size}."
+            )
         splitter: Any = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
         return list(splitter.split(np.zeros(n), t, groups))
     if stratify:
@@ -81,8 +85,13 @@ def _with_seed(learner: Any, seed: int) -> Any:
 
 
 def _fit_predict(
-    nuisance: Nuisance, X: np.ndarray, y: np.ndarray, t: np.ndarray,
-    train: np.ndarray, test: np.ndarray, seed: int,
+    nuisance: Nuisance,
+    X: np.ndarray,
+    y: np.ndarray,
+    t: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    seed: int,
 ) -> np.ndarray:
     if nuisance.rows == "treated":
         train = train[t[train] == 1]
@@ -91,13 +100,17 @@ def _fit_predict(
     target = y if nuisance.target == "outcome" else t
     model = _with_seed(nuisance.learner, seed)
     if len(np.unique(target[train])) < 2 and is_classifier(model):
-        raise DataError(f"nuisance {nuisance.name!r}: a training fold has a single class; use fewer "
-                        "folds or more data.")
+        raise DataError(
+            f"nuisance {nuisance.name!r}: a training fold has a single class; use fewer "
+            "folds or more data."
+        )
     model.fit(X[train], target[train])
     if is_classifier(model) or hasattr(model, "predict_proba"):
         if not hasattr(model, "predict_proba"):
-            raise ParameterError(f"{nuisance.name} model {type(model).__name__} has no "
-                                 "predict_proba(); pass a probabilistic classifier.")
+            raise ParameterError(
+                f"{nuisance.name} model {type(model).__name__} has no "
+                "predict_proba(); pass a probabilistic classifier."
+            )
         proba = model.predict_proba(X[test])
         classes = list(getattr(model, "classes_", [0, 1]))
         return np.asarray(proba[:, classes.index(1)], dtype=float)
@@ -120,8 +133,9 @@ def cross_fit(
     """
     tasks = [(nu, fold) for nu in nuisances for fold in range(len(folds))]
     seeds = child_seeds(seed_root, len(tasks))
-    args = [(nu, X, y, t, folds[k][0], folds[k][1], s) for (nu, k), s in zip(tasks, seeds,
-                                                                             strict=True)]
+    args = [
+        (nu, X, y, t, folds[k][0], folds[k][1], s) for (nu, k), s in zip(tasks, seeds, strict=True)
+    ]
     preds = run_tasks(_fit_predict, args, n_jobs=n_jobs, desc="cross-fitting")
     out = {nu.name: np.full(t.size, np.nan) for nu in nuisances}
     for (nu, k), pred in zip(tasks, preds, strict=True):

@@ -50,7 +50,7 @@ class Logit(ClassifierMixin, BaseEstimator):
         p_bar = np.average(y, weights=w)
         beta[0] = np.log(p_bar / (1 - p_bar))
         loglik = -np.inf
-        for it in range(self.max_iter):
+        for it in range(self.max_iter):  # noqa: B007  (it is reported after the loop)
             eta = design @ beta
             p = expit(eta)
             grad = design.T @ (w * (y - p))

@@ -25,7 +25,10 @@ class OLSFit:
 
 
 def ols(
-    X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, cov_type: str = "HC1",
+    X: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None = None,
+    cov_type: str = "HC1",
     names: list[str] | None = None,
 ) -> OLSFit:
     """Weighted least squares with robust influence values; ``cov_type`` in HC0–HC3 or cluster."""
@@ -36,8 +39,10 @@ def ols(
     diag = np.abs(np.diag(r))
     if diag.size < k or np.any(diag <= 1e-10 * max(diag.max(), 1.0)):
         bad = [names[j] if names else str(j) for j in np.flatnonzero(diag <= 1e-10 * diag.max())]
-        raise DataError(f"the regression design is rank deficient (collinear columns near "
-                        f"{', '.join(bad)}); drop redundant covariates.")
+        raise DataError(
+            f"the regression design is rank deficient (collinear columns near "
+            f"{', '.join(bad)}); drop redundant covariates."
+        )
     coef = np.linalg.solve(r, q.T @ (y * sw))
     fitted = X @ coef
     resid = y - fitted

@@ -69,16 +69,18 @@ def warn_if_poor_overlap(diagnostics: dict[str, Any], method: str, estimand: str
     the ATC the reverse, the ATE both.
     """
     problems = []
-    extreme = {"ATE": ("share_extreme", "units have a propensity outside "
-                       f"[{EXTREME}, {1 - EXTREME}]"),
-               "ATT": ("share_extreme_treated", f"treated units have a propensity above "
-                       f"{1 - EXTREME}"),
-               "ATC": ("share_extreme_control", f"control units have a propensity below "
-                       f"{EXTREME}")}[estimand]
+    extreme = {
+        "ATE": ("share_extreme", f"units have a propensity outside [{EXTREME}, {1 - EXTREME}]"),
+        "ATT": ("share_extreme_treated", f"treated units have a propensity above {1 - EXTREME}"),
+        "ATC": ("share_extreme_control", f"control units have a propensity below {EXTREME}"),
+    }[estimand]
     if diagnostics[extreme[0]] > EXTREME_SHARE:
         problems.append(f"{100 * diagnostics[extreme[0]]:.1f}% of {extreme[1]}")
-    n_target = {"ATE": diagnostics["n_treated"] + diagnostics["n_control"],
-                "ATT": diagnostics["n_treated"], "ATC": diagnostics["n_control"]}[estimand]
+    n_target = {
+        "ATE": diagnostics["n_treated"] + diagnostics["n_control"],
+        "ATT": diagnostics["n_treated"],
+        "ATC": diagnostics["n_control"],
+    }[estimand]
     ess_arms = {"ATE": ("treated", "control"), "ATT": ("control",), "ATC": ("treated",)}[estimand]
     for arm in ess_arms:
         ess, n = diagnostics[f"ess_{arm}"], diagnostics[f"n_{arm}"]

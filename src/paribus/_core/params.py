@@ -38,10 +38,13 @@ class Interval:
             return False
         if self.integer and not isinstance(value, numbers.Integral):
             return False
-        lo_ok = self.low is None or (value >= self.low if self.closed in ("both", "left")
-                                     else value > self.low)
-        hi_ok = self.high is None or (value <= self.high if self.closed in ("both", "right")
-                                      else value < self.high)
+        value = float(value)
+        lo_ok = self.low is None or (
+            value >= self.low if self.closed in ("both", "left") else value > self.low
+        )
+        hi_ok = self.high is None or (
+            value <= self.high if self.closed in ("both", "right") else value < self.high
+        )
         return bool(lo_ok and hi_ok)
 
     def __str__(self) -> str:
@@ -87,7 +90,8 @@ class Instance:
 
     def accepts(self, value: Any) -> bool:
         return isinstance(value, self.types) and not (
-            isinstance(value, bool) and bool not in self.types)
+            isinstance(value, bool) and bool not in self.types
+        )
 
     def __str__(self) -> str:
         return "an instance of " + " or ".join(t.__name__ for t in self.types)
@@ -120,8 +124,10 @@ class _NoneConstraint:
 
 NONE = _NoneConstraint()
 RANDOM_STATE = Satisfies(
-    lambda v: v is None or (isinstance(v, numbers.Integral) and not isinstance(v, bool)
-                            and 0 <= v < 2**63),
+    lambda v: (
+        v is None
+        or (isinstance(v, numbers.Integral) and not isinstance(v, bool) and 0 <= int(v) < 2**63)
+    ),
     "None or a non-negative integer seed",
 )
 LEVEL = Interval(0, 1, closed="neither")
@@ -137,15 +143,11 @@ def validate_params(
         if any(c.accepts(value) for c in options):
             continue
         expected = " or ".join(str(c) for c in options)
-        raise ParameterError(
-            f"{owner}: setting {name}={value!r} is invalid; expected {expected}."
-        )
+        raise ParameterError(f"{owner}: setting {name}={value!r} is invalid; expected {expected}.")
 
 
 def check_level(level: Any) -> float:
     """Validate a confidence level in (0, 1)."""
     if not LEVEL.accepts(level):
-        raise ParameterError(
-            f"level={level!r} is invalid; expected a number in (0, 1), e.g. 0.95."
-        )
+        raise ParameterError(f"level={level!r} is invalid; expected a number in (0, 1), e.g. 0.95.")
     return float(level)

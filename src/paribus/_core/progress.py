@@ -37,8 +37,9 @@ def progress(items: Iterable[T], total: int, desc: str, enabled: bool | None = N
             last = now
             filled = int(width * done / total)
             eta = (now - start) / done * (total - done)
-            sys.stderr.write(f"\r{desc} [{'#' * filled}{'.' * (width - filled)}] "
-                             f"{done}/{total} eta {eta:4.0f}s")
+            sys.stderr.write(
+                f"\r{desc} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} eta {eta:4.0f}s"
+            )
             sys.stderr.flush()
     sys.stderr.write("\n")
     sys.stderr.flush()

@@ -13,8 +13,13 @@ from paribus.errors import ParameterError
 __all__ = ["balancing_weights", "crump_threshold", "fit_propensity", "weight_derivative_factor"]
 
 
-def fit_propensity(model: Any, X: np.ndarray, t: np.ndarray, seed: int | None,
-                   sample_weight: np.ndarray | None = None) -> tuple[Any, np.ndarray]:
+def fit_propensity(
+    model: Any,
+    X: np.ndarray,
+    t: np.ndarray,
+    seed: int | None,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[Any, np.ndarray]:
     """Clone and fit ``model`` (None means :class:`Logit`); return it and ``P(t=1|X)``."""
     model = Logit() if model is None else clone(model)
     params = model.get_params(deep=False)
@@ -25,8 +30,10 @@ def fit_propensity(model: Any, X: np.ndarray, t: np.ndarray, seed: int | None,
     else:
         model.fit(X, t, sample_weight=sample_weight)
     if not hasattr(model, "predict_proba"):
-        raise ParameterError(f"propensity_model {type(model).__name__} has no predict_proba(); pass "
-                             "a probabilistic classifier such as LogisticRegression.")
+        raise ParameterError(
+            f"propensity_model {type(model).__name__} has no predict_proba(); pass "
+            "a probabilistic classifier such as LogisticRegression."
+        )
     classes = list(model.classes_)
     return model, np.asarray(model.predict_proba(X)[:, classes.index(1)], dtype=float)
 

@@ -59,7 +59,9 @@ def balance_table(
     if weights is not None:
         weights = np.asarray(weights, dtype=float)
         if weights.shape != t.shape:
-            raise DataError(f"weights has shape {weights.shape}; expected ({t.size},), one per row.")
+            raise DataError(
+                f"weights has shape {weights.shape}; expected ({t.size},), one per row."
+            )
         if (weights < 0).any() or not np.isfinite(weights).all():
             raise DataError("weights must be finite and non-negative.")
     treated, control = t == 1, t == 0
@@ -67,19 +69,23 @@ def balance_table(
     m0, v0 = _weighted_mean_var(X[control], np.ones(control.sum()))
     pooled = np.sqrt((v1 + v0) / 2)
     pooled = np.where(pooled > 0, pooled, np.nan)
-    table = pd.DataFrame({
-        "mean_treated": m1,
-        "mean_control": m0,
-        "smd": (m1 - m0) / pooled,
-        "variance_ratio": np.divide(v1, v0, out=np.full_like(v1, np.nan), where=v0 > 0),
-    }, index=pd.Index(cd.covariates, name="covariate"))
+    table = pd.DataFrame(
+        {
+            "mean_treated": m1,
+            "mean_control": m0,
+            "smd": (m1 - m0) / pooled,
+            "variance_ratio": np.divide(v1, v0, out=np.full_like(v1, np.nan), where=v0 > 0),
+        },
+        index=pd.Index(cd.covariates, name="covariate"),
+    )
     smd_col = "smd"
     if weights is not None:
         wm1, wv1 = _weighted_mean_var(X[treated], weights[treated])
         wm0, wv0 = _weighted_mean_var(X[control], weights[control])
         table["smd_weighted"] = (wm1 - wm0) / pooled
-        table["variance_ratio_weighted"] = np.divide(wv1, wv0, out=np.full_like(wv1, np.nan),
-                                                     where=wv0 > 0)
+        table["variance_ratio_weighted"] = np.divide(
+            wv1, wv0, out=np.full_like(wv1, np.nan), where=wv0 > 0
+        )
         smd_col = "smd_weighted"
     table["balanced"] = table[smd_col].abs() < threshold
     return table

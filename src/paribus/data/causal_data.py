@@ -17,8 +17,7 @@ __all__ = ["CausalData"]
 
 _NUMERIC_ROLES = ("treatment", "outcome", "covariates", "instruments", "weights")
 _LABEL_ROLES = ("unit", "time", "cluster")
-_ROLES = ("treatment", "outcome", "covariates", "instruments", "unit", "time", "weights",
-          "cluster")
+_ROLES = ("treatment", "outcome", "covariates", "instruments", "unit", "time", "weights", "cluster")
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str]:
@@ -90,9 +89,13 @@ class CausalData:
             data = data.frame
         frame = to_pandas(data, columns)
         roles: dict[str, list[str]] = {
-            "treatment": _as_list(treatment), "outcome": _as_list(outcome),
-            "covariates": _as_list(covariates), "instruments": _as_list(instruments),
-            "unit": _as_list(unit), "time": _as_list(time), "weights": _as_list(weights),
+            "treatment": _as_list(treatment),
+            "outcome": _as_list(outcome),
+            "covariates": _as_list(covariates),
+            "instruments": _as_list(instruments),
+            "unit": _as_list(unit),
+            "time": _as_list(time),
+            "weights": _as_list(weights),
             "cluster": _as_list(cluster),
         }
         for role in ("treatment", "outcome", "unit", "time", "weights", "cluster"):
@@ -123,10 +126,15 @@ class CausalData:
             cov = np.asarray(covariates)
             if cov.ndim == 1:
                 cov = cov[:, None]
-            names = list(covariate_names) if covariate_names is not None else [
-                f"x{j}" for j in range(cov.shape[1])]
+            names = (
+                list(covariate_names)
+                if covariate_names is not None
+                else [f"x{j}" for j in range(cov.shape[1])]
+            )
             if len(names) != cov.shape[1]:
-                raise DataError(f"covariate_names has {len(names)} names for {cov.shape[1]} columns.")
+                raise DataError(
+                    f"covariate_names has {len(names)} names for {cov.shape[1]} columns."
+                )
         lengths = {k: len(v) for k, v in parts.items()}
         if covariates is not None:
             lengths["covariates"] = cov.shape[0]
@@ -136,9 +144,13 @@ class CausalData:
         frame = pd.DataFrame(parts)
         if covariates is not None:
             frame = pd.concat([frame, pd.DataFrame(cov, columns=names)], axis=1)
-        return cls(frame, treatment="treatment" if treatment is not None else None,
-                   outcome="outcome" if outcome is not None else None,
-                   covariates=names or None, **options)
+        return cls(
+            frame,
+            treatment="treatment" if treatment is not None else None,
+            outcome="outcome" if outcome is not None else None,
+            covariates=names or None,
+            **options,
+        )
 
     # -- validation -------------------------------------------------------------------------
 
@@ -160,7 +172,8 @@ class CausalData:
                 if bad.any():
                     raise DataError(
                         f"{role} column {col!r} has {int(bad.sum())} infinite values "
-                        f"(rows {_preview(np.flatnonzero(bad))}); replace or drop them.")
+                        f"(rows {_preview(np.flatnonzero(bad))}); replace or drop them."
+                    )
         for role in _LABEL_ROLES:
             for col in self._roles[role]:
                 if role == "time" and pd.api.types.is_numeric_dtype(out[col]):
@@ -171,8 +184,10 @@ class CausalData:
         if self._roles["weights"]:
             w = out[self._roles["weights"][0]].to_numpy()
             if (w < 0).any() or w.sum() <= 0:
-                raise DataError(f"weights column {self._roles['weights'][0]!r} must be "
-                                "non-negative with a positive sum.")
+                raise DataError(
+                    f"weights column {self._roles['weights'][0]!r} must be "
+                    "non-negative with a positive sum."
+                )
         return out.reset_index(drop=True)
 
     def _check_names(self, frame: pd.DataFrame) -> None:
@@ -184,11 +199,16 @@ class CausalData:
                     close = difflib.get_close_matches(col, available, n=3)
                     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
                     listed = ", ".join(available[:20]) + (", ..." if len(available) > 20 else "")
-                    raise DataError(f"{role} column {col!r} is not in the data.{hint} "
-                                    f"Available columns: {listed}.")
+                    raise DataError(
+                        f"{role} column {col!r} is not in the data.{hint} "
+                        f"Available columns: {listed}."
+                    )
                 if col in seen:
-                    where = (f"twice in {role}" if seen[col] == role
-                             else f"as both {seen[col]} and {role}")
+                    where = (
+                        f"twice in {role}"
+                        if seen[col] == role
+                        else f"as both {seen[col]} and {role}"
+                    )
                     raise DataError(f"column {col!r} is given {where}; each column plays one role.")
                 seen[col] = role
 
@@ -196,14 +216,19 @@ class CausalData:
     def _numeric(series: pd.Series, role: str) -> pd.Series:
         if pd.api.types.is_bool_dtype(series):
             return series.astype(float)
-        if pd.api.types.is_numeric_dtype(series) and not isinstance(series.dtype, pd.CategoricalDtype):
+        if pd.api.types.is_numeric_dtype(series) and not isinstance(
+            series.dtype, pd.CategoricalDtype
+        ):
             return series.astype(float)
         raise DataError(
-            f"{role} column {series.name!r} is not numeric (dtype {series.dtype}); encode it first, "
+            f"{role} column {series.name!r} is not numeric (dtype {series.dtype}); "
+            "encode it first, "
             f"e.g. pd.get_dummies(df, columns=[{series.name!r}], drop_first=True, dtype=float)."
         )
 
-    def _handle_missing(self, out: pd.DataFrame, dropna: bool, allow_missing_cov: bool) -> pd.DataFrame:
+    def _handle_missing(
+        self, out: pd.DataFrame, dropna: bool, allow_missing_cov: bool
+    ) -> pd.DataFrame:
         covs = set(self._roles["covariates"])
         strict = [c for c in out.columns if c not in covs or not allow_missing_cov]
         missing = out[strict].isna()
@@ -215,13 +240,20 @@ class CausalData:
             role = next(r for r in _ROLES if col in self._roles[r])
             remedy = "drop or impute them, or pass dropna=True to drop these rows"
             if role == "covariates":
-                remedy += (", or use models that handle missing values natively "
-                           "(e.g. HistGradientBoostingRegressor/Classifier)")
-            raise DataError(f"{role} column {col!r} has {len(rows)} missing values "
-                            f"(rows {_preview(rows)}); {remedy}.")
+                remedy += (
+                    ", or use models that handle missing values natively "
+                    "(e.g. HistGradientBoostingRegressor/Classifier)"
+                )
+            raise DataError(
+                f"{role} column {col!r} has {len(rows)} missing values "
+                f"(rows {_preview(rows)}); {remedy}."
+            )
         keep = ~missing.any(axis=1).to_numpy()
-        warnings.warn(f"dropped {int((~keep).sum())} of {len(keep)} rows with missing values "
-                      "(dropna=True).", DataWarning, stacklevel=4)
+        warnings.warn(
+            f"dropped {int((~keep).sum())} of {len(keep)} rows with missing values (dropna=True).",
+            DataWarning,
+            stacklevel=4,
+        )
         if not keep.any():
             raise DataError("every row has a missing value; nothing is left to analyse.")
         return out.loc[keep]
@@ -230,18 +262,24 @@ class CausalData:
         values = np.unique(t.to_numpy())
         name = t.name
         if len(values) < 2:
-            raise DataError(f"treatment column {name!r} is constant ({values[0]:g}); an effect needs "
-                            "both treated and untreated units.")
+            raise DataError(
+                f"treatment column {name!r} is constant ({values[0]:g}); an effect needs "
+                "both treated and untreated units."
+            )
         if not self._binary:
             return t
         if len(values) == 2 and set(values) <= {0.0, 1.0}:
             return t
         if len(values) == 2:
-            raise DataError(f"treatment column {name!r} takes values {values.tolist()}, not 0/1; "
-                            f"recode it, e.g. (df[{name!r}] == {values[1]:g}).astype(int).")
-        raise DataError(f"treatment column {name!r} has {len(values)} distinct values but this "
-                        "method needs a binary 0/1 treatment; dichotomise it or use a method for "
-                        "continuous treatments.")
+            raise DataError(
+                f"treatment column {name!r} takes values {values.tolist()}, not 0/1; "
+                f"recode it, e.g. (df[{name!r}] == {values[1]:g}).astype(int)."
+            )
+        raise DataError(
+            f"treatment column {name!r} has {len(values)} distinct values but this "
+            "method needs a binary 0/1 treatment; dichotomise it or use a method for "
+            "continuous treatments."
+        )
 
     # -- accessors --------------------------------------------------------------------------
 
@@ -292,7 +330,7 @@ class CausalData:
         return self._frame[self.outcome].to_numpy(dtype=float)
 
     @property
-    def X(self) -> np.ndarray:  # noqa: N802  (the conventional name for the design matrix)
+    def X(self) -> np.ndarray:
         """Covariates as a float64 array of shape (n, p); (n, 0) when there are none."""
         cols = self._roles["covariates"]
         if not cols:
@@ -300,7 +338,7 @@ class CausalData:
         return self._frame[cols].to_numpy(dtype=float)
 
     @property
-    def Z(self) -> np.ndarray:  # noqa: N802
+    def Z(self) -> np.ndarray:
         """Instruments as a float64 array of shape (n, k)."""
         return self._frame[self._roles["instruments"]].to_numpy(dtype=float).reshape(self.n_obs, -1)
 
@@ -316,8 +354,10 @@ class CausalData:
         n1 = int((t == 1).sum())
         n0 = t.size - n1
         if min(n1, n0) < minimum:
-            raise DataError(f"{why} needs at least {minimum} treated and {minimum} control units; "
-                            f"found {n1} treated and {n0} control.")
+            raise DataError(
+                f"{why} needs at least {minimum} treated and {minimum} control units; "
+                f"found {n1} treated and {n0} control."
+            )
 
     def __repr__(self) -> str:
         roles = ", ".join(f"{k}={v if len(v) > 1 else v[0]!r}" for k, v in self._roles.items() if v)

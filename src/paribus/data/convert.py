@@ -1,4 +1,4 @@
-"""Turn any supported table into a pandas DataFrame: pandas, polars, pyarrow, numpy, dicts, files."""
+"""Turn any supported table into a pandas DataFrame (pandas, polars, pyarrow, numpy, files)."""
 
 from __future__ import annotations
 
@@ -38,19 +38,24 @@ def to_pandas(data: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
         return _from_mapping(data)
     if hasattr(data, "to_pandas"):
         return data.to_pandas()
-    raise DataError(f"data of type {type(data).__name__} is not supported; pass {SUPPORTED_INPUTS}.")
+    raise DataError(
+        f"data of type {type(data).__name__} is not supported; pass {SUPPORTED_INPUTS}."
+    )
 
 
 def _from_array(array: np.ndarray, columns: Sequence[str] | None) -> pd.DataFrame:
     if array.ndim != 2:
         raise DataError(
             f"a numpy array passed as data must be 2-D (rows x columns), got shape {array.shape}; "
-            "use CausalData.from_arrays(treatment=..., outcome=..., covariates=...) for separate arrays."
+            "use CausalData.from_arrays(treatment=..., outcome=..., covariates=...) "
+            "for separate arrays."
         )
     if columns is None:
         columns = [f"x{j}" for j in range(array.shape[1])]
     if len(columns) != array.shape[1]:
-        raise DataError(f"columns has {len(columns)} names but the array has {array.shape[1]} columns.")
+        raise DataError(
+            f"columns has {len(columns)} names but the array has {array.shape[1]} columns."
+        )
     return pd.DataFrame(array, columns=list(columns))
 
 
@@ -58,8 +63,9 @@ def _from_mapping(mapping: Mapping[str, Any]) -> pd.DataFrame:
     lengths = {str(k): len(np.asarray(v)) if np.ndim(v) > 0 else 1 for k, v in mapping.items()}
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"{k}: {n}" for k, n in lengths.items())
-        raise DataError(f"columns have mismatched lengths ({detail}); every column needs one value "
-                        "per unit.")
+        raise DataError(
+            f"columns have mismatched lengths ({detail}); every column needs one value per unit."
+        )
     frame: dict[str, Any] = {}
     for key, value in mapping.items():
         arr = np.asarray(value)
@@ -69,7 +75,9 @@ def _from_mapping(mapping: Mapping[str, Any]) -> pd.DataFrame:
         elif arr.ndim == 1:
             frame[str(key)] = arr
         else:
-            raise DataError(f"column {key!r} must be 1-D (or 2-D for a block), got shape {arr.shape}.")
+            raise DataError(
+                f"column {key!r} must be 1-D (or 2-D for a block), got shape {arr.shape}."
+            )
     return pd.DataFrame(frame)
 
 

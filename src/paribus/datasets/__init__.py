@@ -31,14 +31,24 @@ _DATASETS = {
         "NSW experiment (Dehejia-Wahba subset, sample='nsw', 185 treated + 260 controls) and the "
         "CPS-1 comparison group (sample='cps1', 15,992 non-experimental controls). Outcome re78: "
         "1978 earnings (US$). Experimental ATT: $1,794 (SE 633).",
-        "treat", "re78", _LALONDE_COVARIATES),
+        "treat",
+        "re78",
+        _LALONDE_COVARIATES,
+    ),
     "lalonde_nsw": _Dataset(
         "The randomised NSW experiment alone (445 rows): difference in means is the benchmark "
-        "$1,794.", "treat", "re78", _LALONDE_COVARIATES),
+        "$1,794.",
+        "treat",
+        "re78",
+        _LALONDE_COVARIATES,
+    ),
     "lalonde_cps": _Dataset(
         "Observational sample: the 185 NSW treated men against the 15,992 CPS-1 controls "
         "(Dehejia & Wahba 1999). The naive gap is -$8,498; the experimental ATT is $1,794.",
-        "treat", "re78", _LALONDE_COVARIATES),
+        "treat",
+        "re78",
+        _LALONDE_COVARIATES,
+    ),
 }
 
 
@@ -57,8 +67,10 @@ def names() -> list[str]:
 def describe(name: str) -> str:
     """A one-paragraph description with the default treatment, outcome and covariates."""
     ds = _get(name)
-    return (f"{name}: {ds.description}\n  treatment={ds.treatment!r} outcome={ds.outcome!r} "
-            f"covariates={list(ds.covariates)}")
+    return (
+        f"{name}: {ds.description}\n  treatment={ds.treatment!r} outcome={ds.outcome!r} "
+        f"covariates={list(ds.covariates)}"
+    )
 
 
 def default_roles(name: str) -> dict[str, object]:
@@ -82,5 +94,7 @@ def load(name: str) -> pd.DataFrame:
     elif name == "lalonde_nsw":
         frame = full[full["sample"] == "nsw"]
     else:
-        frame = full[(full["sample"] == "cps1") | ((full["sample"] == "nsw") & (full["treat"] == 1))]
+        frame = full[
+            (full["sample"] == "cps1") | ((full["sample"] == "nsw") & (full["treat"] == 1))
+        ]
     return frame.reset_index(drop=True).copy()

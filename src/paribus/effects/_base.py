@@ -31,7 +31,7 @@ def learner_allows_nan(learner: Any) -> bool:
         return False
 
 
-class EffectEstimator(BaseEstimator):  # type: ignore[misc]
+class EffectEstimator(BaseEstimator):
     """Base of estimators of an average effect of a binary treatment.
 
     Subclasses set ``_method`` (the name in results and ``paribus.estimate``),
@@ -99,11 +99,12 @@ class EffectEstimator(BaseEstimator):  # type: ignore[misc]
         name = type(self).__name__
         if isinstance(data, CausalData):
             roles = data.roles
-            treatment = treatment or (roles["treatment"] or [None])[0]
-            outcome = outcome or (roles["outcome"] or [None])[0]
+            first = {role: cols[0] if cols else None for role, cols in roles.items()}
+            treatment = treatment or first["treatment"]
+            outcome = outcome or first["outcome"]
             covariates = covariates if covariates is not None else roles["covariates"]
-            weights = weights or (roles["weights"] or [None])[0]
-            cluster = cluster or (roles["cluster"] or [None])[0]
+            weights = weights or first["weights"]
+            cluster = cluster or first["cluster"]
         if treatment is None or outcome is None:
             raise ParameterError(f"{name}.fit needs treatment= and outcome= column names.")
         if weights is not None and not self._accepts_weights:

@@ -13,7 +13,10 @@ __all__ = ["plot_effects", "plot_overlap"]
 
 
 def plot_effects(
-    table: EffectTable, *, reference: float | None = None, reference_label: str = "benchmark",
+    table: EffectTable,
+    *,
+    reference: float | None = None,
+    reference_label: str = "benchmark",
     ax: Any = None,
 ) -> Any:
     """Forest plot: one row per effect with its interval; optional vertical reference line."""
@@ -40,7 +43,11 @@ def plot_effects(
 
 
 def plot_overlap(
-    propensity: np.ndarray, treatment: np.ndarray, *, bins: int = 40, ax: Any = None,
+    propensity: np.ndarray,
+    treatment: np.ndarray,
+    *,
+    bins: int = 40,
+    ax: Any = None,
     labels: Sequence[str] = ("control", "treated"),
 ) -> Any:
     """Mirrored histograms of the propensity score by arm (treated up, control down)."""

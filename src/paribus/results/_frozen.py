@@ -13,9 +13,12 @@ class FrozenMapping(Mapping[str, Any]):
     """An immutable mapping whose values are JSON-safe (nested mappings frozen too)."""
 
     __slots__ = ("_data",)
+    _data: dict[str, Any]
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        object.__setattr__(self, "_data", {str(k): to_json_safe(v) for k, v in (data or {}).items()})
+        object.__setattr__(
+            self, "_data", {str(k): to_json_safe(v) for k, v in (data or {}).items()}
+        )
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]

@@ -17,9 +17,7 @@ from paribus.results.summary import Summary
 __all__ = ["Effect", "normal_inference"]
 
 
-def normal_inference(
-    estimate: float, std_error: float, level: float
-) -> tuple[float, float, float]:
+def normal_inference(estimate: float, std_error: float, level: float) -> tuple[float, float, float]:
     """Two-sided normal-approximation interval and p-value for H0: effect = 0."""
     if not math.isfinite(std_error) or std_error <= 0:
         return math.nan, math.nan, math.nan

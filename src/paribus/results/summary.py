@@ -14,8 +14,16 @@ if TYPE_CHECKING:
 
 __all__ = ["Summary"]
 
-_COLUMNS = ("estimand", "method", "estimate", "std_error", "ci_lower", "ci_upper", "p_value",
-            "n_obs")
+_COLUMNS = (
+    "estimand",
+    "method",
+    "estimate",
+    "std_error",
+    "ci_lower",
+    "ci_upper",
+    "p_value",
+    "n_obs",
+)
 
 
 def _decimals(std_error: float) -> int:
@@ -62,8 +70,10 @@ class Summary:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per effect, the columns of :class:`Effect` less scores and diagnostics."""
-        rows = [{c: getattr(e, c) for c in _COLUMNS} | {"level": e.level, "inference": e.inference}
-                for e in self.effects]
+        rows = [
+            {c: getattr(e, c) for c in _COLUMNS} | {"level": e.level, "inference": e.inference}
+            for e in self.effects
+        ]
         frame = pd.DataFrame(rows)
         if self.labels is not None:
             frame.index = pd.Index(self.labels, name="label")
@@ -75,9 +85,18 @@ class Summary:
             label = self.labels[i] if self.labels is not None else e.method
             pct = f"{100 * e.level:g}%"
             d = _decimals(e.std_error)
-            rows.append([label, e.estimand, _fmt(e.estimate, d), _fmt(e.std_error, d),
-                         f"[{_fmt(e.ci_lower, d)}, {_fmt(e.ci_upper, d)}] {pct}", _fmt_p(e.p_value),
-                         f"{e.n_obs:,}", e.inference])
+            rows.append(
+                [
+                    label,
+                    e.estimand,
+                    _fmt(e.estimate, d),
+                    _fmt(e.std_error, d),
+                    f"[{_fmt(e.ci_lower, d)}, {_fmt(e.ci_upper, d)}] {pct}",
+                    _fmt_p(e.p_value),
+                    f"{e.n_obs:,}",
+                    e.inference,
+                ]
+            )
         return rows
 
     _HEADER = ("", "estimand", "estimate", "std.err", "interval", "p", "n", "inference")
@@ -87,8 +106,9 @@ class Summary:
         widths = [max(len(r[j]) for r in rows) for j in range(len(self._HEADER))]
         lines = []
         for k, r in enumerate(rows):
-            cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:],
-                                                                          strict=True)]
+            cells = [r[0].ljust(widths[0])] + [
+                c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)
+            ]
             lines.append("  ".join(cells).rstrip())
             if k == 0:
                 lines.append("-" * len(lines[0]))
@@ -101,11 +121,15 @@ class Summary:
     def to_html(self) -> str:
         """An HTML table (used by notebooks and the report)."""
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self._HEADER)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                       for r in self._rows())
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+            for r in self._rows()
+        )
         caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
-        return (f'<table class="paribus-summary">{caption}<thead><tr>{head}</tr></thead>'
-                f"<tbody>{body}</tbody></table>")
+        return (
+            f'<table class="paribus-summary">{caption}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+        )
 
     def _repr_html_(self) -> str:
         return self.to_html()

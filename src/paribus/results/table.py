@@ -21,6 +21,9 @@ class EffectTable(Sequence[Effect]):
     """
 
     __slots__ = ("_effects", "_labels", "_title")
+    _effects: tuple[Effect, ...]
+    _labels: tuple[str, ...]
+    _title: str | None
 
     def __init__(
         self, effects: Sequence[Effect], labels: Sequence[str], title: str | None = None
@@ -57,7 +60,9 @@ class EffectTable(Sequence[Effect]):
             try:
                 return self._effects[self._labels.index(key)]
             except ValueError:
-                raise KeyError(f"no effect labelled {key!r}; labels are {list(self._labels)}")
+                raise KeyError(
+                    f"no effect labelled {key!r}; labels are {list(self._labels)}"
+                ) from None
         if isinstance(key, slice):
             return EffectTable(self._effects[key], self._labels[key], self._title)
         return self._effects[key]
@@ -101,5 +106,6 @@ class EffectTable(Sequence[Effect]):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EffectTable:
-        return cls([Effect.from_dict(e) for e in data["effects"]], data["labels"],
-                   data.get("title"))
+        return cls(
+            [Effect.from_dict(e) for e in data["effects"]], data["labels"], data.get("title")
+        )
