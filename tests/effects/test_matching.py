@@ -46,8 +46,14 @@ def reference_matches(D, t, cells, targets, M, radius, replace):
     matches = np.full((n, M), -1)
     used = np.zeros(n, dtype=bool)
     for i in targets:
-        candidates = [j for j in range(n) if t[j] != t[i] and cells[j] == cells[i]
-                      and D[i, j] <= radius and (replace or not used[j])]
+        candidates = [
+            j
+            for j in range(n)
+            if t[j] != t[i]
+            and cells[j] == cells[i]
+            and D[i, j] <= radius
+            and (replace or not used[j])
+        ]
         candidates.sort(key=lambda j: (D[i, j], j))  # ties: first in the data
         chosen = candidates[:M]
         matches[i, : len(chosen)] = chosen
@@ -59,8 +65,10 @@ def reference_matches(D, t, cells, targets, M, radius, replace):
 def reference_imputed(matches, t, y, X, bias_correction):
     """Yhat of the other arm for every unit with matches (NaN otherwise)."""
     design = np.column_stack([np.ones(t.size), X])
-    mu = {arm: design @ np.linalg.lstsq(design[t == arm], y[t == arm], rcond=None)[0]
-          for arm in (0, 1)}
+    mu = {
+        arm: design @ np.linalg.lstsq(design[t == arm], y[t == arm], rcond=None)[0]
+        for arm in (0, 1)
+    }
     out = np.full(t.size, np.nan)
     for i in range(t.size):
         js = [j for j in matches[i] if j >= 0]
@@ -73,8 +81,11 @@ def reference_imputed(matches, t, y, X, bias_correction):
 
 def reference_estimate(matches, t, y, X, targets, bias_correction):
     imputed = reference_imputed(matches, t, y, X, bias_correction)
-    diffs = [y[i] - imputed[i] if t[i] == 1 else imputed[i] - y[i]
-             for i in targets if not np.isnan(imputed[i])]
+    diffs = [
+        y[i] - imputed[i] if t[i] == 1 else imputed[i] - y[i]
+        for i in targets
+        if not np.isnan(imputed[i])
+    ]
     return float(np.mean(diffs)), len(targets) - len(diffs)
 
 
@@ -82,8 +93,9 @@ def reference_sigma2(D, t, y, J):
     """J/(J+1) (Y_i - mean of the J nearest same-arm outcomes)^2."""
     out = np.empty(t.size)
     for i in range(t.size):
-        same = sorted((j for j in range(t.size) if j != i and t[j] == t[i]),
-                      key=lambda j: (D[i, j], j))[:J]
+        same = sorted(
+            (j for j in range(t.size) if j != i and t[j] == t[i]), key=lambda j: (D[i, j], j)
+        )[:J]
         out[i] = J / (J + 1) * (y[i] - y[same].mean()) ** 2
     return out
 
@@ -96,14 +108,16 @@ def textbook_std_error(estimand, matches, D, t, y, X, M, J):
     y1, y0 = np.where(t == 1, y, other), np.where(t == 1, other, y)
     if estimand == "ATE":
         tau = np.mean(y1 - y0)
-        v = (np.sum((y1 - y0 - tau) ** 2)
-             + np.sum(((K / M) ** 2 + (2 * M - 1) / M * K / M) * sigma2)) / t.size**2
+        v = (
+            np.sum((y1 - y0 - tau) ** 2) + np.sum(((K / M) ** 2 + (2 * M - 1) / M * K / M) * sigma2)
+        ) / t.size**2
     else:
         arm = 1 if estimand == "ATT" else 0
         target = t == arm
         tau = np.mean((y1 - y0)[target])
-        v = (np.sum(((y1 - y0)[target] - tau) ** 2)
-             + np.sum((K * (K - 1) / M**2 * sigma2)[~target])) / target.sum() ** 2
+        v = (
+            np.sum(((y1 - y0)[target] - tau) ** 2) + np.sum((K * (K - 1) / M**2 * sigma2)[~target])
+        ) / target.sum() ** 2
     return float(np.sqrt(v))
 
 
@@ -143,8 +157,11 @@ def check_against_reference(est: Matching, frame: pd.DataFrame, covariates: list
     else:
         targets = list(est.match_order_)  # the seeded random order, reported by the estimator
         assert sorted(targets) == sorted(np.flatnonzero(np.isin(t, arms)))
-    cells = (frame[est.exact].astype(str).agg("|".join, axis=1).to_numpy() if est.exact
-             else np.zeros(t.size))
+    cells = (
+        frame[est.exact].astype(str).agg("|".join, axis=1).to_numpy()
+        if est.exact
+        else np.zeros(t.size)
+    )
     D, radius = reference_distances(est, X, t)
     expected = reference_matches(D, t, cells, targets, est.n_neighbors, radius, est.replace)
     np.testing.assert_array_equal(est.matches_, expected)
@@ -152,8 +169,9 @@ def check_against_reference(est: Matching, frame: pd.DataFrame, covariates: list
     np.testing.assert_allclose(est.result_.estimate, tau, rtol=1e-12, atol=1e-12)
     assert est.n_dropped_ == dropped
     assert categories == ({DataWarning} if dropped else set())
-    np.testing.assert_array_equal(est.match_counts_,
-                                  np.bincount(expected[expected >= 0], minlength=t.size))
+    np.testing.assert_array_equal(
+        est.match_counts_, np.bincount(expected[expected >= 0], minlength=t.size)
+    )
 
 
 CALIPERS = {"propensity": 0.05, "logit": 0.05, "mahalanobis": 0.7}
@@ -164,9 +182,14 @@ CALIPERS = {"propensity": 0.05, "logit": 0.05, "mahalanobis": 0.7}
 @pytest.mark.parametrize("replace", [True, False], ids=["replace", "greedy"])
 @pytest.mark.parametrize("distance", ["propensity", "mahalanobis"])
 def test_matches_agree_with_slow_reference(distance, replace, caliper, n_neighbors):
-    est = Matching(estimand="ATE" if replace else "ATT", distance=distance, replace=replace,
-                   n_neighbors=n_neighbors, caliper=CALIPERS[distance] if caliper else None,
-                   random_state=3)
+    est = Matching(
+        estimand="ATE" if replace else "ATT",
+        distance=distance,
+        replace=replace,
+        n_neighbors=n_neighbors,
+        caliper=CALIPERS[distance] if caliper else None,
+        random_state=3,
+    )
     check_against_reference(est, small_frame(11), ["x1", "x2", "x3"])
 
 
@@ -177,8 +200,9 @@ def test_tied_distances_follow_the_data_order(estimand, distance, replace):
     frame = small_frame(6, n=300, ties=True)
     if estimand == "ATC" and not replace:
         frame["t"] = 1 - frame["t"]  # the ATC without replacement needs the larger treated arm
-    est = Matching(estimand=estimand, distance=distance, replace=replace, n_neighbors=2,
-                   random_state=1)
+    est = Matching(
+        estimand=estimand, distance=distance, replace=replace, n_neighbors=2, random_state=1
+    )
     check_against_reference(est, frame, ["x1", "x2", "x3"])
     assert frame[["x1", "x2", "x3"]].duplicated().sum() > 200  # ties really occur
 
@@ -186,8 +210,15 @@ def test_tied_distances_follow_the_data_order(estimand, distance, replace):
 @pytest.mark.parametrize("distance", ["propensity", "logit", "mahalanobis"])
 @pytest.mark.parametrize("replace", [True, False], ids=["replace", "greedy"])
 def test_exact_cells_and_bias_correction_agree_with_reference(distance, replace):
-    est = Matching(estimand="ATT", distance=distance, replace=replace, exact=["g"],
-                   bias_correction=True, n_neighbors=2, random_state=4)
+    est = Matching(
+        estimand="ATT",
+        distance=distance,
+        replace=replace,
+        exact=["g"],
+        bias_correction=True,
+        n_neighbors=2,
+        random_state=4,
+    )
     frame = small_frame(8, n=260)
     check_against_reference(est, frame, ["x1", "x2", "x3", "g"])
     g = frame["g"].to_numpy()
@@ -214,8 +245,7 @@ def test_std_error_is_the_abadie_imbens_formula(estimand, distance):
 @pytest.mark.parametrize("bias_correction", [False, True], ids=["plain", "bias-corrected"])
 @pytest.mark.parametrize("distance", ["propensity", "mahalanobis"])
 @pytest.mark.parametrize("estimand", ["ATE", "ATT", "ATC"])
-def test_simulation_estimate_within_three_standard_errors(sim, estimand, distance,
-                                                          bias_correction):
+def test_simulation_estimate_within_three_standard_errors(sim, estimand, distance, bias_correction):
     # With four continuous covariates plain nearest-neighbour matching keeps a
     # conditional bias of order N^(-1/4) (Abadie & Imbens 2006); at n = 2000 it is
     # about half a standard error for Mahalanobis ATT matching (0.5 SE measured over
@@ -259,8 +289,20 @@ def lalonde_cps(shared_datasets: Path) -> pd.DataFrame:
     return df
 
 
-LALONDE_COVARIATES = ["age", "educ", "black", "hisp", "marr", "nodegree", "re74", "re75",
-                      "age2", "educ2", "u74", "u75"]
+LALONDE_COVARIATES = [
+    "age",
+    "educ",
+    "black",
+    "hisp",
+    "marr",
+    "nodegree",
+    "re74",
+    "re75",
+    "age2",
+    "educ2",
+    "u74",
+    "u75",
+]
 
 
 def test_lalonde_cps_att_moves_toward_experimental_benchmark(lalonde_cps):
@@ -311,15 +353,12 @@ def test_permuting_rows_leaves_the_estimate_unchanged(sim, distance):
 def test_greedy_matching_is_reproducible_and_uses_each_control_once():
     frame = small_frame(2)
     covariates = ["x1", "x2", "x3"]
-    first = Matching(estimand="ATT", replace=False, random_state=7).fit(
-        frame, "t", "y", covariates)
-    again = Matching(estimand="ATT", replace=False, random_state=7).fit(
-        frame, "t", "y", covariates)
+    first = Matching(estimand="ATT", replace=False, random_state=7).fit(frame, "t", "y", covariates)
+    again = Matching(estimand="ATT", replace=False, random_state=7).fit(frame, "t", "y", covariates)
     assert first.result_ == again.result_
     np.testing.assert_array_equal(first.match_order_, again.match_order_)
     assert first.match_counts_.max() == 1
-    other = Matching(estimand="ATT", replace=False, random_state=8).fit(
-        frame, "t", "y", covariates)
+    other = Matching(estimand="ATT", replace=False, random_state=8).fit(frame, "t", "y", covariates)
     assert not np.array_equal(first.match_order_, other.match_order_)
 
 
@@ -338,14 +377,23 @@ def test_fitted_attributes_and_diagnostics(sim):
     with pytest.raises(NotFittedError):
         _ = Matching().result_
     est = Matching(estimand="ATT", distance="mahalanobis", n_neighbors=2).fit(
-        sim.frame, "t", "y", COVARIATES)
+        sim.frame, "t", "y", COVARIATES
+    )
     assert est.propensity_ is None
     t = sim.frame["t"].to_numpy()
     assert est.weights_[t == 0].sum() == pytest.approx(est.n_matched_)
     assert np.all(est.matches_[t == 0] == -1)
     d = est.result_.diagnostics
-    for key in ("n_treated", "n_control", "n_dropped", "share_dropped", "distance",
-                "mean_match_distance", "max_match_distance", "max_uses"):
+    for key in (
+        "n_treated",
+        "n_control",
+        "n_dropped",
+        "share_dropped",
+        "distance",
+        "mean_match_distance",
+        "max_match_distance",
+        "max_uses",
+    ):
         assert key in d
     assert d["max_uses"] == est.match_counts_.max()
     json.dumps(est.result_.to_dict())
@@ -365,9 +413,15 @@ def test_poor_overlap_warns():
 
 @pytest.mark.parametrize(
     ("settings", "name"),
-    [({"n_neighbors": 0}, "n_neighbors"), ({"caliper": -1.0}, "caliper"),
-     ({"distance": "euclid"}, "distance"), ({"variance_neighbors": 0}, "variance_neighbors"),
-     ({"exact": ["x4"]}, "x4"), ({"exact": []}, "exact"), ({"n_jobs": 0}, "n_jobs")],
+    [
+        ({"n_neighbors": 0}, "n_neighbors"),
+        ({"caliper": -1.0}, "caliper"),
+        ({"distance": "euclid"}, "distance"),
+        ({"variance_neighbors": 0}, "variance_neighbors"),
+        ({"exact": ["x4"]}, "x4"),
+        ({"exact": []}, "exact"),
+        ({"n_jobs": 0}, "n_jobs"),
+    ],
 )
 def test_bad_settings_are_refused_at_fit(sim, settings, name):
     est = Matching(**settings)  # the constructor only stores
@@ -376,7 +430,7 @@ def test_bad_settings_are_refused_at_fit(sim, settings, name):
 
 
 def test_caliper_that_matches_nothing_is_an_overlap_error(sim):
-    with pytest.raises(OverlapError, match="none of the .* target units has a counterpart"):
+    with pytest.raises(OverlapError, match=r"none of the \d+ target units has a counterpart"):
         Matching(caliper=1e-12).fit(sim.frame, "t", "y", COVARIATES)
 
 
@@ -402,8 +456,11 @@ def test_coverage_over_replications(distance):
     hits, errors = [], []
     for seed in range(150):
         s = simulate(n=600, seed=1000 + seed)
-        r = Matching(distance=distance, bias_correction=True).fit(
-            s.frame, "t", "y", COVARIATES).result_
+        r = (
+            Matching(distance=distance, bias_correction=True)
+            .fit(s.frame, "t", "y", COVARIATES)
+            .result_
+        )
         hits.append(r.ci_lower <= s.ate <= r.ci_upper)
         errors.append(r.estimate - s.ate)
     assert 0.90 <= np.mean(hits) <= (0.99 if distance == "mahalanobis" else 1.0)

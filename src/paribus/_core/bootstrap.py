@@ -34,21 +34,27 @@ def resample_indices(
     order = np.argsort(codes, kind="stable")
     starts = np.searchsorted(codes[order], np.arange(codes.max() + 2))
     picked = rng.integers(0, codes.max() + 1, size=codes.max() + 1)
-    return np.concatenate([order[starts[g]:starts[g + 1]] for g in picked])
+    return np.concatenate([order[starts[g] : starts[g + 1]] for g in picked])
 
 
-def _one(statistic: Callable[[np.ndarray], float], seed: int, strata: np.ndarray,
-         cluster: np.ndarray | None) -> float:
+def _one(
+    statistic: Callable[[np.ndarray, int], float],
+    seed: int,
+    strata: np.ndarray,
+    cluster: np.ndarray | None,
+) -> float:
     # a replicate can be degenerate (a fold or stratum losing an arm, a separated
     # logit); it counts as failed rather than aborting the whole bootstrap
     try:
-        return float(statistic(resample_indices(seed, strata, cluster)))
+        # the replicate's own seed drives both its resample and any learner it refits
+        rng_seed, fit_seed = np.random.SeedSequence(seed).generate_state(2)
+        return float(statistic(resample_indices(int(rng_seed), strata, cluster), int(fit_seed)))
     except (ParibusError, np.linalg.LinAlgError):
         return float("nan")
 
 
 def bootstrap_draws(
-    statistic: Callable[[np.ndarray], float],
+    statistic: Callable[[np.ndarray, int], float],
     n_bootstrap: int,
     seed_root: np.random.SeedSequence,
     strata: np.ndarray,
@@ -56,7 +62,9 @@ def bootstrap_draws(
     n_jobs: int | None = 1,
     show_progress: bool | None = None,
 ) -> np.ndarray:
-    """``statistic(indices)`` over ``n_bootstrap`` resamples; failed replicates give NaN.
+    """``statistic(indices, seed)`` over ``n_bootstrap`` resamples; failed replicates give NaN.
+
+    ``seed`` is the replicate's own seed for any learner the statistic refits.
 
     ``show_progress`` is passed to the backend (None: a bar only on an interactive terminal).
     """

@@ -45,7 +45,11 @@ class Logit(ClassifierMixin, BaseEstimator):
         if not np.array_equal(self.classes_, [0.0, 1.0]):
             raise DataError(f"Logit needs a 0/1 target with both classes, got {self.classes_}.")
         w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        design = np.column_stack([np.ones(len(y)), X])
+        # Newton on standardised columns (back-transformed below) keeps the Hessian
+        # well conditioned when covariates differ in scale by many orders of magnitude
+        scale = np.concatenate([[1.0], X.std(axis=0)]) if X.shape[1] else np.ones(1)
+        scale[scale == 0] = 1.0
+        design = np.column_stack([np.ones(len(y)), X]) / scale
         beta = np.zeros(design.shape[1])
         p_bar = np.average(y, weights=w)
         beta[0] = np.log(p_bar / (1 - p_bar))
@@ -74,6 +78,7 @@ class Logit(ClassifierMixin, BaseEstimator):
             self._raise_separation(it + 1)
         if not np.all(np.isfinite(beta)):
             self._raise_separation(it + 1)
+        beta = beta / scale
         self.intercept_ = np.array([beta[0]])
         self.coef_ = beta[1:][None, :]
         self.n_iter_ = it + 1

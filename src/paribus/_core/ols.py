@@ -35,15 +35,20 @@ def ols(
     n, k = X.shape
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     sw = np.sqrt(w)
-    q, r = np.linalg.qr(X * sw[:, None])
+    # equilibrate columns first: earnings squared (~1e9) beside 0/1 dummies would
+    # otherwise make the rank check and the solve depend on units of measurement
+    scale = np.linalg.norm(X * sw[:, None], axis=0)
+    scale[scale == 0] = 1.0
+    q, r = np.linalg.qr(X * sw[:, None] / scale)
     diag = np.abs(np.diag(r))
-    if diag.size < k or np.any(diag <= 1e-10 * max(diag.max(), 1.0)):
-        bad = [names[j] if names else str(j) for j in np.flatnonzero(diag <= 1e-10 * diag.max())]
+    tiny = diag <= 1e-10
+    if diag.size < k or tiny.any():
+        bad = [names[j] if names else str(j) for j in np.flatnonzero(tiny)]
         raise DataError(
             f"the regression design is rank deficient (collinear columns near "
             f"{', '.join(bad)}); drop redundant covariates."
         )
-    coef = np.linalg.solve(r, q.T @ (y * sw))
+    coef = np.linalg.solve(r, q.T @ (y * sw)) / scale
     fitted = X @ coef
     resid = y - fitted
     if cov_type in ("HC2", "HC3"):
@@ -53,7 +58,7 @@ def ols(
         resid = resid * np.sqrt(n / (n - k))
     elif cov_type == "cluster":
         resid = resid * np.sqrt((n - 1) / (n - k))
-    r_inv = np.linalg.inv(r)
+    r_inv = np.linalg.inv(r) / scale[:, None]
     bread = r_inv @ r_inv.T  # (X'WX)^{-1}
     influence = n * (X * (w * resid)[:, None]) @ bread
     return OLSFit(coef=coef, influence=influence, fitted=fitted)

@@ -131,6 +131,10 @@ RANDOM_STATE = Satisfies(
     "None or a non-negative integer seed",
 )
 LEVEL = Interval(0, 1, closed="neither")
+N_JOBS = Satisfies(
+    lambda v: v is None or (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v != 0),
+    "None or a non-zero integer (-1 uses every core)",
+)
 
 
 def validate_params(

@@ -24,9 +24,10 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from paribus._core.crossfit import Nuisance, cross_fit, make_folds
+from paribus._core.learners import model_name
 from paribus._core.linear_score import solve_linear_score
 from paribus._core.overlap import overlap_diagnostics, warn_if_poor_overlap
-from paribus._core.params import LEVEL, NONE, RANDOM_STATE, HasMethods, Interval, Options
+from paribus._core.params import LEVEL, N_JOBS, NONE, RANDOM_STATE, HasMethods, Interval, Options
 from paribus._core.propensity import balancing_weights
 from paribus._core.random import child_seeds, seed_sequence
 from paribus.data import CausalData
@@ -113,7 +114,7 @@ class AIPW(EffectEstimator):
         "clip": [Interval(0, 0.5, closed="left")],
         "level": [LEVEL],
         "random_state": [RANDOM_STATE],
-        "n_jobs": [NONE, Interval(-1, None, integer=True)],
+        "n_jobs": [N_JOBS],
     }
 
     def __init__(
@@ -168,8 +169,8 @@ class AIPW(EffectEstimator):
         diag |= {
             "folds": self.folds,
             "clip": self.clip,
-            "outcome_model": type(outcome).__name__,
-            "propensity_model": type(propensity).__name__,
+            "outcome_model": model_name(outcome),
+            "propensity_model": model_name(propensity),
             "outcome_rmse_treated": float(np.sqrt(np.mean((y - pred["g1"])[t == 1] ** 2))),
             "outcome_rmse_control": float(np.sqrt(np.mean((y - pred["g0"])[t == 0] ** 2))),
             "propensity_log_loss": float(

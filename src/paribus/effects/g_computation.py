@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import math
 import warnings
-import zlib
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from paribus._core.bootstrap import bootstrap_draws
+from paribus._core.learners import model_name
 from paribus._core.params import (
     LEVEL,
+    N_JOBS,
     NONE,
     RANDOM_STATE,
     HasMethods,
     Interval,
     Options,
-    Satisfies,
 )
 from paribus._core.random import child_seeds, seed_sequence
 from paribus.data import CausalData
@@ -34,11 +36,6 @@ __all__ = ["GComputation"]
 MIN_BOOTSTRAP = 20
 #: warn when more than this share of bootstrap replicates could not be fitted
 MAX_FAILED_SHARE = 0.05
-
-N_JOBS = Satisfies(
-    lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v != 0),
-    "None or a non-zero integer (-1 uses every core)",
-)
 
 
 def _seeded(learner: Any, seed: int) -> Any:
@@ -93,13 +90,9 @@ class _Replicate:
     X: np.ndarray
     y: np.ndarray
     t: np.ndarray
-    seed_base: int
 
-    def __call__(self, idx: np.ndarray) -> float:
-        # The resample is a function of the replicate's spawned seed, so learner seeds derived
-        # from it are too: every replicate refits with its own stream, the same for any n_jobs.
-        digest = zlib.crc32(np.ascontiguousarray(idx, dtype=np.int64).tobytes())
-        s1, s0 = np.random.SeedSequence([self.seed_base, digest]).generate_state(2)
+    def __call__(self, idx: np.ndarray, seed: int) -> float:
+        s1, s0 = np.random.SeedSequence(seed).generate_state(2)
         X, y, t = self.X[idx], self.y[idx], self.t[idx]
         try:
             mu1, mu0 = self.formula.predict_arms(X, y, t, (int(s1), int(s0)))
@@ -143,7 +136,7 @@ class GComputation(EffectEstimator):
     estimand : {"ATE", "ATT", "ATC"}, default "ATE"
     outcome_model : regressor or classifier, optional
         Any object with ``fit``/``predict`` (scikit-learn API); cloned before every
-        fit. Default :class:`~sklearn.linear_model.LinearRegression`. Models that
+        fit. Default: standardised :class:`~sklearn.linear_model.LinearRegression`. Models that
         handle missing values natively (e.g. ``HistGradientBoostingRegressor``)
         accept NaN covariates.
     separate_models : bool, default True
@@ -209,7 +202,11 @@ class GComputation(EffectEstimator):
         self.show_progress = show_progress
 
     def _learner(self) -> Any:
-        return LinearRegression() if self.outcome_model is None else self.outcome_model
+        if self.outcome_model is None:
+            # standardising first: scikit-learn's LinearRegression truncates small singular
+            # values (tol=1e-6), which gave a wrong fit on Lalonde's earnings-squared terms
+            return make_pipeline(StandardScaler(), LinearRegression())
+        return self.outcome_model
 
     def _learners(self) -> list[Any]:
         return [self._learner()]
@@ -229,12 +226,12 @@ class GComputation(EffectEstimator):
             X = np.zeros((t.size, 1))  # no covariates: each arm's model learns its mean
         formula = _GFormula(learner, bool(self.separate_models), self.estimand)
         fit_root, boot_root = seed_sequence(self.random_state).spawn(2)
-        s1, s0, seed_base = child_seeds(fit_root, 3)
+        s1, s0 = child_seeds(fit_root, 2)
         mu1, mu0 = formula.predict_arms(X, y, t, (s1, s0))
         estimate = formula.effect(mu1, mu0, t)
 
         draws = bootstrap_draws(
-            _Replicate(formula, X, y, t, seed_base),
+            _Replicate(formula, X, y, t),
             self.n_bootstrap,
             boot_root,
             strata=t,
@@ -266,7 +263,7 @@ class GComputation(EffectEstimator):
         diagnostics: dict[str, Any] = {
             "n_bootstrap": int(self.n_bootstrap),
             "n_failed": n_failed,
-            "outcome_model": type(learner).__name__,
+            "outcome_model": model_name(learner),
             "separate_models": bool(self.separate_models),
             "n_treated": int((t == 1).sum()),
             "n_control": int((t == 0).sum()),

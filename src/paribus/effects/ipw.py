@@ -9,9 +9,10 @@ import numpy as np
 
 from paribus._core.bootstrap import bootstrap_draws
 from paribus._core.inference import if_std_error
+from paribus._core.learners import model_name
 from paribus._core.logit import Logit
 from paribus._core.overlap import overlap_diagnostics, warn_if_poor_overlap
-from paribus._core.params import LEVEL, NONE, RANDOM_STATE, HasMethods, Interval, Options
+from paribus._core.params import LEVEL, N_JOBS, NONE, RANDOM_STATE, HasMethods, Interval, Options
 from paribus._core.propensity import (
     balancing_weights,
     crump_threshold,
@@ -86,7 +87,7 @@ class IPW(EffectEstimator):
         "n_bootstrap": [Interval(20, None, integer=True)],
         "level": [LEVEL],
         "random_state": [RANDOM_STATE],
-        "n_jobs": [NONE, Interval(-1, None, integer=True)],
+        "n_jobs": [N_JOBS],
     }
 
     def __init__(
@@ -147,7 +148,7 @@ class IPW(EffectEstimator):
         diag |= {
             "trim_threshold": point.alpha,
             "normalize": bool(self.normalize),
-            "propensity_model": type(model).__name__,
+            "propensity_model": model_name(model),
             "max_weight_share": float(weights.max() / weights.sum()),
         }
         warn_if_poor_overlap(diag, "IPW", self.estimand)
@@ -165,9 +166,9 @@ class IPW(EffectEstimator):
                 scores=phi,
             )
 
-        def statistic(idx: np.ndarray) -> float:
+        def statistic(idx: np.ndarray, seed: int) -> float:
             _, e_b = fit_propensity(
-                self.propensity_model, X[idx], t[idx], prop_seed, None if s is None else s[idx]
+                self.propensity_model, X[idx], t[idx], seed, None if s is None else s[idx]
             )
             return self._point(e_b, t[idx], y[idx], None if s is None else s[idx]).estimate
 

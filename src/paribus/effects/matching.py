@@ -40,6 +40,7 @@ from paribus._core.match_kernels import greedy, nearest
 from paribus._core.overlap import overlap_diagnostics, warn_if_poor_overlap
 from paribus._core.params import (
     LEVEL,
+    N_JOBS,
     NONE,
     RANDOM_STATE,
     HasMethods,
@@ -180,7 +181,7 @@ class Matching(EffectEstimator):
         "variance_neighbors": [Interval(1, None, integer=True)],
         "level": [LEVEL],
         "random_state": [RANDOM_STATE],
-        "n_jobs": [NONE, Interval(-1, None, integer=True)],
+        "n_jobs": [N_JOBS],
     }
 
     def __init__(
