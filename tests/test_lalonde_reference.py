@@ -34,7 +34,7 @@ SETTINGS = {
                       "n_bootstrap": 30, "random_state": 0},
     "ipw": {},
     "matching": {"bias_correction": True, "n_neighbors": 4},
-    "subclassification": {"n_strata": 10},
+    "subclassification": {"n_strata": "auto"},
     "aipw": {"random_state": 0},
 }
 

@@ -70,7 +70,7 @@ def _estimators(random_state: int) -> dict[str, EffectEstimator]:
         "g-computation": GComputation(estimand="ATT", random_state=random_state),
         "ipw": IPW(estimand="ATT"),
         "matching": Matching(estimand="ATT", bias_correction=True, n_neighbors=4),
-        "subclassification": Subclassification(estimand="ATT", n_strata=5),
+        "subclassification": Subclassification(estimand="ATT", n_strata="auto"),
         "aipw": AIPW(estimand="ATT", random_state=random_state),
     }
 

@@ -20,9 +20,18 @@ effect, written for any set of matches: with ``R`` the matched target units,
 
 With ``M`` matches per unit (``w_i = K_i/M``, ``u_i = K_i/M^2``, ``K_i`` the number
 of times unit i is used) this is AI's ``sum[(K_i/M)^2 + (2M-1)/M K_i/M] sigma_i^2``
-for the ATE and ``sum_{controls} K_i (K_i - 1)/M^2 sigma_i^2`` for the ATT. The
-conditional variance is estimated by matching within the arm:
+for the ATE and ``sum_{controls} K_i (K_i - 1)/M^2 sigma_i^2`` for the ATT. (The
+estimate is the linear form ``1/N sum_i (2 W_i - 1)(a_i + w_i) Y_i`` plus fixed
+terms; the first sum already holds ``a_i + u_i`` times each ``sigma_i^2`` besides
+the spread of the unit effects, and the second tops it up to the conditional
+variance ``sum_i (a_i + w_i)^2 sigma_i^2``.) The bias-corrected estimator uses the
+same formula with its own imputations (Abadie & Imbens 2011). The conditional
+variance is estimated by matching within the arm:
 ``sigma^2_i = J/(J+1) (Y_i - mean of its J nearest same-arm neighbours' Y)^2``.
+
+Identification rests on unconfoundedness given the covariates and overlap.
+Neighbours are found by a sort (scores) or a k-d tree (Mahalanobis) in
+:mod:`paribus._core.match_kernels`, in ``O(n log n)``.
 """
 
 from __future__ import annotations
@@ -311,7 +320,7 @@ class Matching(EffectEstimator):
                 f"{self._restriction()} and were dropped; the "
                 f"estimate is the {self.estimand} over the matched units only.",
                 DataWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
         rows, cols = np.nonzero(valid)
@@ -320,16 +329,15 @@ class Matching(EffectEstimator):
         w = np.bincount(used, weights=inv[rows], minlength=n)
         u = np.bincount(used, weights=inv[rows] ** 2, minlength=n)
         uses = np.bincount(used, minlength=n)
-        y_other = np.zeros(n)
         if self.bias_correction:
             # Yhat(i) = mean_j [Y_j - mu(X_j)] + mu(X_i), mu fitted in the matches' arm
             fits = {arm: self._arm_fit(X, y, t == arm) for arm in (0, 1)}
             mu_own = np.where(t == 1, fits[1], fits[0])
             mu_other = np.where(t == 1, fits[0], fits[1])
-            np.add.at(y_other, rows, (y[used] - mu_own[used]) * inv[rows])
+            y_other = np.bincount(rows, (y[used] - mu_own[used]) * inv[rows], minlength=n)
             y_other += mu_other
         else:
-            np.add.at(y_other, rows, y[used] * inv[rows])
+            y_other = np.bincount(rows, y[used] * inv[rows], minlength=n)
         diff = np.where(t == 1, y - y_other, y_other - y)[kept]
         tau = float(diff.mean())
 

@@ -338,11 +338,16 @@ def _auto_cuts(e: np.ndarray, t: np.ndarray, min_size: int) -> np.ndarray:
         se = np.sqrt(l1.var(ddof=1) / l1.size + l0.var(ddof=1) / l0.size)
         if se > 0 and abs(l1.mean() - l0.mean()) / se <= AUTO_T_MAX:
             continue
-        cut = float(np.median(e[rows]))
-        halves = [rows[e[rows] <= cut], rows[e[rows] > cut]]
-        if all(_splittable(h, t, min_size) for h in halves):
-            cuts.append(cut)
-            pending.extend(halves)
+        # the pooled median first (Imbens 2015); when the arms are very unequal in size
+        # (185 treated among 16,000 controls) that leaves one half without treated
+        # units, so the medians within each arm are tried next
+        tr = t[rows] == 1
+        for cut in (np.median(e[rows]), np.median(e[rows][tr]), np.median(e[rows][~tr])):
+            halves = [rows[e[rows] <= cut], rows[e[rows] > cut]]
+            if all(_splittable(h, t, min_size) for h in halves):
+                cuts.append(float(cut))
+                pending.extend(halves)
+                break
     return np.array(sorted(cuts))
 
 
