@@ -6,6 +6,7 @@ Every error is a :class:`ParibusError` and also the builtin it refines, so
     ParibusError (Exception)
     ├── DataError (ValueError)             bad or unusable input data
     ├── ParameterError (ValueError)        an estimator setting out of range
+    ├── GraphError (ValueError)            a graph that cannot be parsed or is cyclic
     ├── IdentificationError (ValueError)   the effect is not identified
     ├── OverlapError (ValueError)          no usable overlap between arms
     ├── ConvergenceError (RuntimeError)    an optimiser did not converge
@@ -28,6 +29,7 @@ __all__ = [
     "ConvergenceError",
     "DataError",
     "DataWarning",
+    "GraphError",
     "IdentificationError",
     "NotFittedError",
     "OverlapError",
@@ -49,6 +51,10 @@ class DataError(ParibusError, ValueError):
 
 class ParameterError(ParibusError, ValueError):
     """An estimator or function setting is invalid."""
+
+
+class GraphError(ParibusError, ValueError):
+    """A causal graph cannot be parsed, names an unknown node, or has a directed cycle."""
 
 
 class IdentificationError(ParibusError, ValueError):

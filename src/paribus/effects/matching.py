@@ -36,6 +36,7 @@ Neighbours are found by a sort (scores) or a k-d tree (Mahalanobis) in
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
@@ -226,14 +227,6 @@ class Matching(EffectEstimator):
         if self.distance == "mahalanobis" or self.bias_correction or self.exact:
             return []
         return [self.propensity_model if self.propensity_model is not None else Logit()]
-
-    def _validate_settings(self) -> None:
-        super()._validate_settings()
-        if self.n_jobs == 0:
-            raise ParameterError(
-                "Matching: setting n_jobs=0 is invalid; expected None, -1 "
-                "(all cores) or a positive number of threads."
-            )
 
     # -- estimation -----------------------------------------------------------------------------
 
@@ -429,7 +422,11 @@ class Matching(EffectEstimator):
         return " and ".join(parts) or "the data"
 
     def _workers(self) -> int:
-        return 1 if self.n_jobs is None else int(self.n_jobs)
+        if self.n_jobs is None:
+            return 1
+        # joblib's convention: -1 is every core, -2 all but one, ...
+        n = int(self.n_jobs)
+        return n if n > 0 else max(1, (os.cpu_count() or 1) + 1 + n)
 
     @staticmethod
     def _whiten(X: np.ndarray, t: np.ndarray, names: list[str]) -> np.ndarray:
