@@ -217,7 +217,7 @@ def test_flexible_pipeline_recovers_effect_on_nonlinear_surface(estimand):
     with threadpool_limits(limits=1):  # small BLAS calls: threads only contend
         result = fit(sim.frame, estimand=estimand, outcome_model=splines, n_bootstrap=30)
     assert abs(result.estimate - sim.truth(estimand)) < 3 * result.std_error
-    assert result.diagnostics["outcome_model"] == "Pipeline"
+    assert result.diagnostics["outcome_model"] == "Pipeline(SplineTransformer, LinearRegression)"
 
 
 @pytest.mark.slow

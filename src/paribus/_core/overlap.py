@@ -87,10 +87,12 @@ def warn_if_poor_overlap(diagnostics: dict[str, Any], method: str, estimand: str
         if n > 0 and ess < MIN_ESS_SHARE * min(n, n_target):
             problems.append(f"the {arm} arm's effective sample size is {ess:.0f} of {n}")
     if problems:
+        remedy = "restrict the sample to common support (trimming, or a caliper when matching)"
+        if estimand == "ATE":
+            remedy += ", or estimate the ATT or ATC, which need overlap on one side only"
         warnings.warn(
             f"{method}: poor overlap: {'; '.join(problems)}. The estimate rests on few, heavily "
-            "weighted units. Consider trimming extreme propensities, estimating the ATT "
-            "instead of the ATE, or restricting the sample to common support.",
+            f"weighted units. Consider: {remedy}.",
             OverlapWarning,
             stacklevel=4,
         )

@@ -255,7 +255,7 @@ class Matching(EffectEstimator):
             ipw = balancing_weights(ec, t, self.estimand)
             diag = overlap_diagnostics(e, t, ipw)
             diag["propensity_model"] = type(model).__name__
-            warn_if_poor_overlap(diag, "Matching")
+            warn_if_poor_overlap(diag, "Matching", self.estimand)
         cells = (
             np.unique(X[:, exact], axis=0, return_inverse=True)[1].ravel()
             if exact

@@ -238,7 +238,7 @@ class Subclassification(EffectEstimator):
             "strata": table,
             "n_clusters": int(np.unique(cluster).size) if cluster is not None else None,
         }
-        warn_if_poor_overlap(diag, name)
+        warn_if_poor_overlap(diag, name, self.estimand)
         return Effect.from_normal(
             estimand=self.estimand,
             estimate=estimate,
