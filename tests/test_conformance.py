@@ -22,12 +22,19 @@ FAST = {
     "regression": {},
     "matching": {},
     "subclassification": {},
+    "frontdoor": {"mediators": ["x1"], "n_bootstrap": 30},
 }
+#: methods whose fit takes no covariates (their variables are settings)
+NO_COVARIATES = {"frontdoor"}
 
 
 @pytest.fixture(scope="module")
 def data():
     return simulate(n=400, seed=7).frame
+
+
+def covariates_for(method: str) -> list[str] | None:
+    return None if method in NO_COVARIATES else COVARIATES
 
 
 def make(method: str, **extra):
@@ -50,7 +57,7 @@ def test_constructor_only_stores_settings(method):
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_fit_returns_self_and_result(method, data):
     est = make(method)
-    assert est.fit(data, "t", "y", COVARIATES) is est
+    assert est.fit(data, "t", "y", covariates_for(method)) is est
     assert isinstance(est.result_, Effect)
     assert est.result_.method == method
     assert est.result_.n_obs == len(data)
@@ -81,12 +88,12 @@ def test_unfitted_use_raises(method):
 def test_bad_settings_raise_parameter_error_at_fit(method, setting, data):
     est = make(method, **setting)
     with pytest.raises(ParameterError, match=next(iter(setting))):
-        est.fit(data, "t", "y", COVARIATES)
+        est.fit(data, "t", "y", covariates_for(method))
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_result_is_immutable_and_serialises(method, data):
-    result = make(method).fit(data, "t", "y", COVARIATES).result_
+    result = make(method).fit(data, "t", "y", covariates_for(method)).result_
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.estimate = 0.0  # type: ignore[misc]
     assert Effect.from_dict(json.loads(json.dumps(result.to_dict()))) == result
@@ -94,13 +101,15 @@ def test_result_is_immutable_and_serialises(method, data):
 
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_same_seed_same_result(method, data):
-    a = make(method).fit(data, "t", "y", COVARIATES).result_
-    b = make(method).fit(data, "t", "y", COVARIATES).result_
+    a = make(method).fit(data, "t", "y", covariates_for(method)).result_
+    b = make(method).fit(data, "t", "y", covariates_for(method)).result_
     assert a == b
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
-@pytest.mark.parametrize("estimand", ["ATE", "ATT", "ATC"])
+@pytest.mark.parametrize(
+    ("method", "estimand"),
+    [(m, e) for m in sorted(METHODS) for e in METHODS[m]._estimands],
+)
 def test_estimate_entry_point_matches_class(method, estimand, data):
     settings = FAST[method] | (
         {"random_state": 0} if "random_state" in METHODS[method]._get_param_names() else {}
@@ -109,12 +118,12 @@ def test_estimate_entry_point_matches_class(method, estimand, data):
         data,
         treatment="t",
         outcome="y",
-        covariates=COVARIATES,
+        covariates=covariates_for(method),
         method=method,
         estimand=estimand,
         **settings,
     )
-    direct = make(method, estimand=estimand).fit(data, "t", "y", COVARIATES).result_
+    direct = make(method, estimand=estimand).fit(data, "t", "y", covariates_for(method)).result_
     assert via_api == direct
     assert via_api.estimand == estimand
 

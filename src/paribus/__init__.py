@@ -13,6 +13,7 @@ from paribus.data import CausalData
 from paribus.effects import (
     AIPW,
     IPW,
+    FrontDoor,
     GComputation,
     Logit,
     Matching,
@@ -31,6 +32,7 @@ __all__ = [
     "CausalData",
     "Effect",
     "EffectTable",
+    "FrontDoor",
     "GComputation",
     "Logit",
     "Matching",

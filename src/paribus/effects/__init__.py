@@ -3,6 +3,7 @@
 from paribus._core.logit import Logit
 from paribus.effects.aipw import AIPW
 from paribus.effects.api import METHODS, estimate
+from paribus.effects.frontdoor import FrontDoor
 from paribus.effects.g_computation import GComputation
 from paribus.effects.ipw import IPW
 from paribus.effects.matching import Matching
@@ -11,6 +12,7 @@ from paribus.effects.subclassification import Subclassification
 
 __all__ = [
     "AIPW",
+    "FrontDoor",
     "IPW",
     "METHODS",
     "GComputation",

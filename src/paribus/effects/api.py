@@ -8,6 +8,7 @@ from typing import Any
 
 from paribus.effects._base import EffectEstimator
 from paribus.effects.aipw import AIPW
+from paribus.effects.frontdoor import FrontDoor
 from paribus.effects.g_computation import GComputation
 from paribus.effects.ipw import IPW
 from paribus.effects.matching import Matching
@@ -26,6 +27,7 @@ METHODS: dict[str, type[EffectEstimator]] = {
     "matching": Matching,
     "subclassification": Subclassification,
     "aipw": AIPW,
+    "frontdoor": FrontDoor,
 }
 
 
@@ -71,7 +73,8 @@ def estimate(
     treatment, outcome : str
     covariates : list of str
         The adjustment set.
-    method : {"regression", "g-computation", "ipw", "matching", "subclassification", "aipw"}
+    method : {"regression", "g-computation", "ipw", "matching", "subclassification", "aipw",
+              "frontdoor"}
     estimand : {"ATE", "ATT", "ATC"}
     weights, cluster : str, optional
         Sampling-weight and cluster columns, for the methods that support them.
