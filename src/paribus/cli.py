@@ -1,6 +1,7 @@
 """The ``paribus`` command: a thin layer over the library.
 
     paribus estimate DATA --treatment T --outcome Y --covariates a,b,c --method aipw [--json]
+    paribus identify --graph "Z -> X; X -> Y; Z -> Y" --treatment X --outcome Y
     paribus datasets
     paribus demo [--out DIR]
 
@@ -51,6 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--dropna", action="store_true", help="drop rows with missing values")
     est.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    ident = sub.add_parser("identify", help="identify an effect in a causal graph")
+    ident.add_argument(
+        "--graph",
+        required=True,
+        help="edge string ('Z -> X; X -> Y; U <-> Y'), DOT text, or a file",
+    )
+    ident.add_argument("--treatment", required=True, help="comma-separated for several")
+    ident.add_argument("--outcome", required=True, help="comma-separated for several")
+    ident.add_argument("--estimand", default="ATE", choices=["ATE", "ATT", "ATC"])
+    ident.add_argument("--json", action="store_true", help="print the estimand as JSON")
+
     sub.add_parser("datasets", help="list the bundled datasets")
 
     demo = sub.add_parser("demo", help="run the end-to-end Lalonde analysis")
@@ -92,6 +104,21 @@ def _estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _identify(args: argparse.Namespace) -> int:
+    from paribus.graph.identify import identify
+
+    spec = args.graph
+    if Path(spec).is_file():
+        spec = Path(spec).read_text()
+    split = (
+        [v.strip() for v in args.treatment.split(",")],
+        [v.strip() for v in args.outcome.split(",")],
+    )
+    estimand = identify(spec, split[0], split[1], args.estimand)
+    print(json.dumps(estimand.to_dict(), indent=2) if args.json else estimand)
+    return 0
+
+
 def _only_known(method: str, settings: dict[str, Any]) -> dict[str, Any]:
     names = set(METHODS[method]._get_param_names())
     return {k: v for k, v in settings.items() if k in names}
@@ -103,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "estimate":
             return _estimate(args)
+        if args.command == "identify":
+            return _identify(args)
         if args.command == "datasets":
             for name in datasets.names():
                 print(datasets.describe(name))

@@ -159,8 +159,9 @@ class CausalGraph:
     def siblings(self, nodes: NodeSet) -> frozenset[str]:
         """Nodes joined to ``nodes`` by a bidirected edge."""
         names = self.check_nodes(nodes)
-        return frozenset(b for pair in self._bidirected for b in pair
-                         if pair & names and b not in names)
+        return frozenset(
+            b for pair in self._bidirected for b in pair if pair & names and b not in names
+        )
 
     def district(self, node: str, within: NodeSet | None = None) -> frozenset[str]:
         """The c-component of ``node``: nodes reachable by bidirected edges (inside ``within``)."""
@@ -196,8 +197,11 @@ class CausalGraph:
         return self._order[node]
 
     def adjacent(self, a: str, b: str) -> bool:
-        return (self._dag.has_edge(a, b) or self._dag.has_edge(b, a)
-                or frozenset((a, b)) in self._bidirected)
+        return (
+            self._dag.has_edge(a, b)
+            or self._dag.has_edge(b, a)
+            or frozenset((a, b)) in self._bidirected
+        )
 
     # -- derived graphs ----------------------------------------------------------------------
 
@@ -213,8 +217,9 @@ class CausalGraph:
         """The mutilated graph with every edge into ``nodes`` removed (an intervention)."""
         cut = self.check_nodes(nodes)
         directed = [(a, b) for a, b in self.directed_edges if b not in cut]
-        bidirected = [(a, b, "<->") for a, b in self.bidirected_edges
-                      if a not in cut and b not in cut]
+        bidirected = [
+            (a, b, "<->") for a, b in self.bidirected_edges if a not in cut and b not in cut
+        ]
         return CausalGraph([*directed, *bidirected], nodes=list(self.nodes))
 
     def without_outgoing(self, nodes: NodeSet) -> CausalGraph:
@@ -223,6 +228,40 @@ class CausalGraph:
         directed = [(a, b) for a, b in self.directed_edges if a not in cut]
         bidirected = [(a, b, "<->") for a, b in self.bidirected_edges]
         return CausalGraph([*directed, *bidirected], nodes=list(self.nodes))
+
+    def latent_projection(self, observed: NodeSet) -> CausalGraph:
+        """The ADMG over ``observed`` that keeps every m-separation among them (Verma 1993).
+
+        ``a -> b`` when a directed path from ``a`` to ``b`` passes through unobserved
+        nodes only; ``a <-> b`` when some unobserved node (or bidirected edge) reaches
+        both ``a`` and ``b`` by directed paths through unobserved nodes only.
+        """
+        keep = self.check_nodes(observed, "observed node")
+        g = self._augmented()
+        hidden = set(g.nodes) - keep
+
+        def reach(start: Any) -> set[str]:
+            """Observed nodes reached from ``start`` through hidden nodes only."""
+            found, stack, seen = set(), [start], {start}
+            while stack:
+                for child in g.successors(stack.pop()):
+                    if child in keep:
+                        found.add(child)
+                    elif child not in seen:
+                        seen.add(child)
+                        stack.append(child)
+            return found
+
+        directed = [(a, b) for a in keep for b in reach(a)]
+        bidirected = {
+            frozenset((a, b))
+            for h in hidden
+            for a, b in itertools.combinations(sorted(reach(h)), 2)
+        }
+        order = [v for v in self.nodes if v in keep]
+        return CausalGraph(
+            [*directed, *((a, b, "<->") for a, b in map(sorted, bidirected))], nodes=order
+        )
 
     def to_networkx(self) -> nx.DiGraph:
         """A DiGraph copy; bidirected edges appear as edges with ``bidirected=True``."""
@@ -266,11 +305,19 @@ class CausalGraph:
             if self.adjacent(a, b):
                 continue
             pair = {a, b}
-            candidates = [self.parents(b) - pair, self.parents(pair) - pair,
-                          self.ancestors(pair) - pair]
+            candidates = [
+                self.parents(b) - pair,
+                self.parents(pair) - pair,
+                self.ancestors(pair) - pair,
+            ]
             if not self.is_dag:
-                candidates.append((self.parents(self.district(b, self.ancestors(pair)))
-                                   | self.district(b, self.ancestors(pair))) - pair)
+                candidates.append(
+                    (
+                        self.parents(self.district(b, self.ancestors(pair)))
+                        | self.district(b, self.ancestors(pair))
+                    )
+                    - pair
+                )
             for z in candidates:
                 if self.is_separated(a, b, z):
                     out.append((a, b, tuple(sorted(z, key=order.__getitem__))))
@@ -300,9 +347,11 @@ class CausalGraph:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CausalGraph):
             return NotImplemented
-        return (set(self.nodes) == set(other.nodes)
-                and set(self.directed_edges) == set(other.directed_edges)
-                and self._bidirected == other._bidirected)
+        return (
+            set(self.nodes) == set(other.nodes)
+            and set(self.directed_edges) == set(other.directed_edges)
+            and self._bidirected == other._bidirected
+        )
 
     __hash__ = None  # type: ignore[assignment]
 

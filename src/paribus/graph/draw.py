@@ -36,13 +36,28 @@ def draw_graph(graph: CausalGraph, ax: Any = None, highlight: frozenset[str] = f
     g = nx.DiGraph()
     g.add_nodes_from(graph.nodes)
     colours = ["#f4a261" if v in highlight else "#e9f1f7" for v in graph.nodes]
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colours, edgecolors="#264653",
-                           node_size=1100)
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colours, edgecolors="#264653", node_size=1100)
     nx.draw_networkx_labels(g, pos, ax=ax, font_size=9)
-    nx.draw_networkx_edges(g, pos, edgelist=list(graph.directed_edges), ax=ax, arrows=True,
-                           arrowsize=15, node_size=1100)
-    nx.draw_networkx_edges(g, pos, edgelist=list(graph.bidirected_edges), ax=ax, arrows=True,
-                           arrowstyle="<|-|>", style="dashed", edge_color="#9b2226",
-                           connectionstyle="arc3,rad=0.3", node_size=1100)
+    nx.draw_networkx_edges(
+        g,
+        pos,
+        edgelist=list(graph.directed_edges),
+        ax=ax,
+        arrows=True,
+        arrowsize=15,
+        node_size=1100,
+    )
+    nx.draw_networkx_edges(
+        g,
+        pos,
+        edgelist=list(graph.bidirected_edges),
+        ax=ax,
+        arrows=True,
+        arrowstyle="<|-|>",
+        style="dashed",
+        edge_color="#9b2226",
+        connectionstyle="arc3,rad=0.3",
+        node_size=1100,
+    )
     ax.set_axis_off()
     return ax

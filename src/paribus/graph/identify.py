@@ -99,18 +99,25 @@ class Estimand:
 
     def __str__(self) -> str:
         x, y = ", ".join(self.treatment), ", ".join(self.outcome)
-        lines = [f"{self.estimand} of {x} on {y}: identified by {self.strategy}",
-                 f"  P({y} | do({x})) = {self.expression}"]
+        lines = [
+            f"{self.estimand} of {x} on {y}: identified by {self.strategy}",
+            f"  P({y} | do({x})) = {self.expression}",
+        ]
         if self.adjustment_set is not None:
             lines.append(f"  recommended adjustment set: {_fmt_set(self.adjustment_set)}")
-            lines.append("  minimal adjustment sets: "
-                         + "; ".join(_fmt_set(s) for s in self.adjustment_sets))
+            lines.append(
+                "  minimal adjustment sets: " + "; ".join(_fmt_set(s) for s in self.adjustment_sets)
+            )
         if self.frontdoor_set is not None:
             lines.append(f"  front-door set: {_fmt_set(self.frontdoor_set)}")
         if self.instruments:
-            lines.append("  instruments: " + "; ".join(
-                i.instrument + (f" given {_fmt_set(i.conditioning)}" if i.conditioning else "")
-                for i in self.instruments))
+            lines.append(
+                "  instruments: "
+                + "; ".join(
+                    i.instrument + (f" given {_fmt_set(i.conditioning)}" if i.conditioning else "")
+                    for i in self.instruments
+                )
+            )
         lines.append("  assumptions:")
         lines += [f"    - {a}" for a in self.assumptions]
         return "\n".join(lines)
@@ -118,16 +125,22 @@ class Estimand:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (sets as sorted lists)."""
         return {
-            "treatment": list(self.treatment), "outcome": list(self.outcome),
-            "estimand": self.estimand, "strategy": self.strategy,
-            "expression": self.expression, "expression_latex": self.expression_latex,
-            "assumptions": list(self.assumptions), "graph": self.graph,
+            "treatment": list(self.treatment),
+            "outcome": list(self.outcome),
+            "estimand": self.estimand,
+            "strategy": self.strategy,
+            "expression": self.expression,
+            "expression_latex": self.expression_latex,
+            "assumptions": list(self.assumptions),
+            "graph": self.graph,
             "adjustment_set": None if self.adjustment_set is None else sorted(self.adjustment_set),
             "adjustment_sets": [sorted(s) for s in self.adjustment_sets],
             "frontdoor_set": None if self.frontdoor_set is None else sorted(self.frontdoor_set),
             "frontdoor_sets": [sorted(s) for s in self.frontdoor_sets],
-            "instruments": [{"instrument": i.instrument, "conditioning": sorted(i.conditioning)}
-                            for i in self.instruments],
+            "instruments": [
+                {"instrument": i.instrument, "conditioning": sorted(i.conditioning)}
+                for i in self.instruments
+            ],
         }
 
 
@@ -135,8 +148,9 @@ def _fmt_set(nodes: frozenset[str]) -> str:
     return "{" + ", ".join(sorted(nodes)) + "}"
 
 
-def _adjustment_expression(x: tuple[str, ...], y: tuple[str, ...],
-                           z: frozenset[str], order: list[str]) -> Expression:
+def _adjustment_expression(
+    x: tuple[str, ...], y: tuple[str, ...], z: frozenset[str], order: list[str]
+) -> Expression:
     zs = tuple(v for v in order if v in z)
     if not zs:
         return Probability(y, x)
@@ -183,9 +197,15 @@ def identify(
         optimal = optimal_adjustment_set(g, set(x), set(y))
         chosen = optimal if optimal is not None else sets[0]
         expr = _adjustment_expression(x, y, chosen, order)
-        return Estimand(strategy="backdoor", expression=expr.to_text(),
-                        expression_latex=expr.to_latex(), assumptions=_ASSUMPTIONS["backdoor"],
-                        adjustment_set=frozenset(chosen), adjustment_sets=tuple(sets), **common)
+        return Estimand(
+            strategy="backdoor",
+            expression=expr.to_text(),
+            expression_latex=expr.to_latex(),
+            assumptions=_ASSUMPTIONS["backdoor"],
+            adjustment_set=frozenset(chosen),
+            adjustment_sets=tuple(sets),
+            **common,
+        )
     if estimand != "ATE":
         raise IdentificationError(
             f"the {estimand} of {', '.join(x)} on {', '.join(y)} is identified here only by "
@@ -196,20 +216,37 @@ def identify(
     fronts = frontdoor_sets(g, x[0], y[0]) if single else []
     if fronts:
         expr = identify_effect(g, set(x), set(y))
-        return Estimand(strategy="frontdoor", expression=expr.to_text(),
-                        expression_latex=expr.to_latex(),
-                        assumptions=_ASSUMPTIONS["frontdoor"], frontdoor_set=fronts[0],
-                        frontdoor_sets=tuple(fronts), **common)
+        return Estimand(
+            strategy="frontdoor",
+            expression=expr.to_text(),
+            expression_latex=expr.to_latex(),
+            assumptions=_ASSUMPTIONS["frontdoor"],
+            frontdoor_set=fronts[0],
+            frontdoor_sets=tuple(fronts),
+            **common,
+        )
     ivs = find_instruments(g, x[0], y[0]) if single else []
     try:
         expr = identify_effect(g, set(x), set(y))
     except IdentificationError:
         if not ivs:
             raise
-        iv_text = (f"Cov({ivs[0].instrument}, {y[0]}) / Cov({ivs[0].instrument}, {x[0]})"
-                   + (f" given {_fmt_set(ivs[0].conditioning)}" if ivs[0].conditioning else ""))
-        return Estimand(strategy="iv", expression=f"{iv_text} (linear / LATE)",
-                        expression_latex=iv_text, assumptions=_ASSUMPTIONS["iv"],
-                        instruments=tuple(ivs), **common)
-    return Estimand(strategy="id", expression=expr.to_text(), expression_latex=expr.to_latex(),
-                    assumptions=_ASSUMPTIONS["id"], instruments=tuple(ivs), **common)
+        iv_text = f"Cov({ivs[0].instrument}, {y[0]}) / Cov({ivs[0].instrument}, {x[0]})" + (
+            f" given {_fmt_set(ivs[0].conditioning)}" if ivs[0].conditioning else ""
+        )
+        return Estimand(
+            strategy="iv",
+            expression=f"{iv_text} (linear / LATE)",
+            expression_latex=iv_text,
+            assumptions=_ASSUMPTIONS["iv"],
+            instruments=tuple(ivs),
+            **common,
+        )
+    return Estimand(
+        strategy="id",
+        expression=expr.to_text(),
+        expression_latex=expr.to_latex(),
+        assumptions=_ASSUMPTIONS["id"],
+        instruments=tuple(ivs),
+        **common,
+    )

@@ -9,13 +9,14 @@ isolated node.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from paribus.errors import GraphError
 
-__all__ = ["Edges", "parse_dot", "parse_edge_string", "parse_edge_list", "parse_networkx"]
+__all__ = ["Edges", "parse_dot", "parse_edge_list", "parse_edge_string", "parse_networkx"]
 
 #: (nodes in order of appearance, directed edges, bidirected edges)
 Edges = tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]]
@@ -61,7 +62,7 @@ def _add_chain(tokens: list[str], item: str, position: int, out: Edges) -> None:
     for name in names:
         if name not in nodes:
             nodes.append(name)
-    for (a, b), arrow in zip(zip(names, names[1:], strict=False), arrows, strict=True):
+    for (a, b), arrow in zip(itertools.pairwise(names), arrows, strict=True):
         if arrow == "--":
             raise GraphError(
                 f"undirected edge '{a} -- {b}' in item {position}: a causal graph needs a "
@@ -87,8 +88,7 @@ def parse_edge_string(text: str) -> Edges:
     return out
 
 
-_DOT_HEADER = re.compile(r"^\s*(?:strict\s+)?(di)?graph\s*(?:\w+|\"[^\"]*\")?\s*\{(.*)\}\s*$",
-                         re.S)
+_DOT_HEADER = re.compile(r"^\s*(?:strict\s+)?(di)?graph\s*(?:\w+|\"[^\"]*\")?\s*\{(.*)\}\s*$", re.S)
 _DOT_ATTRS = re.compile(r"\[([^\]]*)\]")
 
 
@@ -111,8 +111,10 @@ def parse_dot(text: str) -> Edges:
             continue
         attrs = " ".join(_DOT_ATTRS.findall(stmt))
         stmt = _DOT_ATTRS.sub("", stmt).strip()
-        if not stmt or stmt.split()[0] in ("graph", "node", "edge") or re.fullmatch(
-            r"\w+\s*=\s*\S+", stmt
+        if (
+            not stmt
+            or stmt.split()[0] in ("graph", "node", "edge")
+            or re.fullmatch(r"\w+\s*=\s*\S+", stmt)
         ):
             continue
         both = re.search(r"\bdir\s*=\s*\"?both", attrs) is not None
@@ -127,9 +129,7 @@ def parse_networkx(graph: Any) -> Edges:
     import networkx as nx
 
     if not isinstance(graph, nx.DiGraph):
-        raise GraphError(
-            f"a networkx {type(graph).__name__} is undirected; pass a DiGraph."
-        )
+        raise GraphError(f"a networkx {type(graph).__name__} is undirected; pass a DiGraph.")
     nodes = [str(n) for n in graph.nodes]
     directed, bidirected = [], []
     for a, b, data in graph.edges(data=True):

@@ -1,0 +1,185 @@
+"""Refuters: re-estimate under a perturbation that should (or should not) move the estimate.
+
+* placebo treatment: the treatment permuted at random has no effect, so the
+  re-estimates should centre on zero; the original estimate's permutation
+  p-value is the share of placebo estimates at least as large in magnitude.
+* random common cause: an independent random covariate added to the
+  adjustment set should leave the estimate unchanged.
+* data subsets: re-estimates on random subsamples should scatter around the
+  original as its standard error predicts.
+
+Each refuter refits a clone of the fitted estimator, with repetitions run
+through the shared parallel backend and seeds spawned per repetition; the
+original result is never modified.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from paribus._core.parallel import run_tasks
+from paribus._core.random import child_seeds, seed_sequence
+from paribus.errors import ParameterError
+from paribus.results import Effect
+
+__all__ = ["REFUTERS", "Refutation", "refute"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Refutation:
+    """The outcome of one refuter: the re-estimates, the rule applied and the verdict."""
+
+    refuter: str
+    original: float
+    estimates: tuple[float, ...]
+    statistic: float
+    passed: bool
+    rule: str
+
+    @property
+    def mean(self) -> float:
+        return float(np.nanmean(self.estimates))
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        return (
+            f"{self.refuter:<20} {verdict:<7} mean re-estimate {self.mean:,.4g} "
+            f"(original {self.original:,.4g}); {self.rule}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "refuter": self.refuter,
+            "original": self.original,
+            "estimates": [None if np.isnan(e) else e for e in self.estimates],
+            "statistic": self.statistic,
+            "passed": self.passed,
+            "rule": self.rule,
+        }
+
+
+def _refit(
+    estimator: Any,
+    frame: pd.DataFrame,
+    treatment: str,
+    outcome: str,
+    covariates: list[str] | None,
+    seed: int,
+) -> float:
+    est = clone(estimator)
+    if "random_state" in est.get_params(deep=False):
+        est.set_params(random_state=seed)
+    if "show_progress" in est.get_params(deep=False):
+        est.set_params(show_progress=False)
+    return float(est.fit(frame, treatment, outcome, covariates).result_.estimate)
+
+
+def _placebo(frame: pd.DataFrame, treatment: str, seed: int, _: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return frame.assign(**{treatment: rng.permutation(frame[treatment].to_numpy())})
+
+
+def _common_cause(frame: pd.DataFrame, _t: str, seed: int, _f: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return frame.assign(_random_common_cause=rng.normal(size=len(frame)))
+
+
+def _subset(frame: pd.DataFrame, _t: str, seed: int, fraction: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    keep = rng.random(len(frame)) < fraction
+    return frame.loc[keep].reset_index(drop=True)
+
+
+REFUTERS = {
+    "placebo_treatment": _placebo,
+    "random_common_cause": _common_cause,
+    "data_subset": _subset,
+}
+
+
+def _task(
+    estimator: Any,
+    frame: pd.DataFrame,
+    name: str,
+    treatment: str,
+    outcome: str,
+    covariates: list[str] | None,
+    seed: int,
+    fraction: float,
+) -> float:
+    perturbed = REFUTERS[name](frame, treatment, seed, fraction)
+    if name == "random_common_cause":
+        covariates = [*(covariates or []), "_random_common_cause"]
+    try:
+        return _refit(estimator, perturbed, treatment, outcome, covariates, seed)
+    except (ValueError, ArithmeticError):
+        return float("nan")
+
+
+def _verdict(
+    name: str, effect: Effect, draws: np.ndarray, fraction: float
+) -> tuple[float, bool, str]:
+    ok = draws[np.isfinite(draws)]
+    if name == "placebo_treatment":
+        p = float((1 + np.sum(np.abs(ok) >= abs(effect.estimate))) / (1 + ok.size))
+        return (
+            p,
+            p < 0.05,
+            (
+                f"permutation p-value {p:.3f}: passes when the original estimate "
+                "is larger than 95% of placebo estimates"
+            ),
+        )
+    if name == "random_common_cause":
+        shift = float(np.max(np.abs(ok - effect.estimate)) / effect.std_error)
+        return shift, shift < 0.5, (f"largest shift {shift:.2f} SE: passes below 0.5 SE")
+    # a subsample of share f has SE about se * sqrt((1 - f) / f) around the full estimate
+    expected = effect.std_error * np.sqrt((1 - fraction) / fraction)
+    z = float(abs(ok.mean() - effect.estimate) / (expected / np.sqrt(ok.size)))
+    return z, z < 3, f"mean subset shift {z:.2f} of its SE: passes below 3"
+
+
+def refute(
+    estimator: Any,
+    data: Any,
+    treatment: str,
+    outcome: str,
+    covariates: Sequence[str] | None = None,
+    *,
+    refuters: Sequence[str] = ("placebo_treatment", "random_common_cause", "data_subset"),
+    n_repeats: int = 20,
+    subset_fraction: float = 0.8,
+    random_state: int | None = None,
+    n_jobs: int | None = 1,
+) -> list[Refutation]:
+    """Run refuters on a fitted estimator (its ``result_`` is the original estimate)."""
+    unknown = [r for r in refuters if r not in REFUTERS]
+    if unknown:
+        raise ParameterError(f"unknown refuter(s) {unknown}; valid: {', '.join(REFUTERS)}.")
+    if not (isinstance(n_repeats, int) and n_repeats >= 2):
+        raise ParameterError(f"n_repeats={n_repeats!r} is invalid; expected an integer >= 2.")
+    if not 0 < subset_fraction < 1:
+        raise ParameterError(f"subset_fraction={subset_fraction!r} must lie in (0, 1).")
+    effect: Effect = estimator.result_
+    from paribus.data.convert import to_pandas
+
+    frame = to_pandas(data)
+    covs = list(covariates) if covariates else None
+    out = []
+    for name, root in zip(refuters, seed_sequence(random_state).spawn(len(refuters)), strict=True):
+        seeds = child_seeds(root, n_repeats)
+        tasks = [
+            (estimator, frame, name, treatment, outcome, covs, s, subset_fraction) for s in seeds
+        ]
+        draws = np.asarray(run_tasks(_task, tasks, n_jobs=n_jobs, desc=name), dtype=float)
+        statistic, passed, rule = _verdict(name, effect, draws, subset_fraction)
+        out.append(
+            Refutation(name, effect.estimate, tuple(draws.tolist()), statistic, passed, rule)
+        )
+    return out
