@@ -86,6 +86,36 @@ def test_estimate_bundled_dataset_with_warning(capsys):
     assert "paribus: warning:" in err and "poor overlap" in err
 
 
+def test_identify(capsys):
+    code, out, _ = run(
+        capsys,
+        "identify",
+        "--graph",
+        "Z -> X; Z -> Y; X -> Y",
+        "--treatment",
+        "X",
+        "--outcome",
+        "Y",
+    )
+    assert code == 0 and "recommended adjustment set: {Z}" in out
+    code, out, _ = run(
+        capsys,
+        "identify",
+        "--graph",
+        "X -> M -> Y; X <-> Y",
+        "--treatment",
+        "X",
+        "--outcome",
+        "Y",
+        "--json",
+    )
+    assert code == 0 and json.loads(out)["strategy"] == "frontdoor"
+    code, _, err = run(
+        capsys, "identify", "--graph", "X -> Y; X <-> Y", "--treatment", "X", "--outcome", "Y"
+    )
+    assert code == 2 and "not identifiable" in err and err.count("\n") == 1
+
+
 def test_datasets(capsys):
     code, out, _ = run(capsys, "datasets")
     assert code == 0 and "lalonde_cps" in out

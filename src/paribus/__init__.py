@@ -8,7 +8,7 @@ Identify, estimate, and try to break it::
     print(effect)
 """
 
-from paribus import datasets, errors
+from paribus import checks, datasets, errors
 from paribus.data import CausalData
 from paribus.effects import (
     AIPW,
@@ -22,7 +22,9 @@ from paribus.effects import (
     estimate,
 )
 from paribus.errors import ParibusError, ParibusWarning
+from paribus.graph import CausalGraph, Estimand, identify
 from paribus.results import Effect, EffectTable, Summary
+from paribus.workflow import CausalModel
 
 __version__ = "0.1.0"
 
@@ -30,7 +32,10 @@ __all__ = [
     "AIPW",
     "IPW",
     "CausalData",
+    "CausalGraph",
+    "CausalModel",
     "Effect",
+    "Estimand",
     "EffectTable",
     "FrontDoor",
     "GComputation",
@@ -42,7 +47,9 @@ __all__ = [
     "Subclassification",
     "Summary",
     "__version__",
+    "checks",
     "datasets",
     "errors",
     "estimate",
+    "identify",
 ]

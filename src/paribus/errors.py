@@ -58,7 +58,13 @@ class GraphError(ParibusError, ValueError):
 
 
 class IdentificationError(ParibusError, ValueError):
-    """The causal effect is not identified under the stated assumptions."""
+    """The causal effect is not identified under the stated assumptions.
+
+    ``hedge`` holds the two c-forests ``(F, F')`` that witness non-identifiability
+    (Shpitser & Pearl 2006) when the ID algorithm found one, else None.
+    """
+
+    hedge: tuple[frozenset[str], frozenset[str]] | None = None
 
 
 class OverlapError(ParibusError, ValueError):

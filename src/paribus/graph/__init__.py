@@ -1,5 +1,37 @@
 """Causal graphs and identification: what must be adjusted for, and whether it can be."""
 
+from paribus.graph.adjustment import (
+    is_adjustment_set,
+    is_backdoor_set,
+    minimal_adjustment_sets,
+    optimal_adjustment_set,
+)
 from paribus.graph.causal_graph import CausalGraph, Independence
+from paribus.graph.expression import Expression, Fraction, Probability, Product, Sum
+from paribus.graph.frontdoor import frontdoor_sets, is_frontdoor_set
+from paribus.graph.id_algorithm import identify_conditional_effect, identify_effect
+from paribus.graph.identify import Estimand, identify
+from paribus.graph.instruments import Instrument, find_instruments, is_instrument
 
-__all__ = ["CausalGraph", "Independence"]
+__all__ = [
+    "CausalGraph",
+    "Estimand",
+    "Expression",
+    "Fraction",
+    "Independence",
+    "Instrument",
+    "Probability",
+    "Product",
+    "Sum",
+    "find_instruments",
+    "frontdoor_sets",
+    "identify",
+    "identify_conditional_effect",
+    "identify_effect",
+    "is_adjustment_set",
+    "is_backdoor_set",
+    "is_frontdoor_set",
+    "is_instrument",
+    "minimal_adjustment_sets",
+    "optimal_adjustment_set",
+]

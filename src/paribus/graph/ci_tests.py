@@ -69,8 +69,7 @@ def _check_inputs(x: Any, y: Any, z: Any) -> tuple[np.ndarray, np.ndarray, np.nd
     ya = np.asarray(y, dtype=float)
     if xa.ndim != 1 or ya.ndim != 1 or xa.size != ya.size:
         raise DataError(
-            f"x and y must be 1-D arrays of the same length; got shapes {xa.shape} and "
-            f"{ya.shape}."
+            f"x and y must be 1-D arrays of the same length; got shapes {xa.shape} and {ya.shape}."
         )
     n = xa.size
     za = np.empty((n, 0)) if z is None else np.asarray(z, dtype=float)
@@ -179,8 +178,7 @@ class PartialCorrelation(ResidualTest):
         df = n - k - 3
         if df < 1:
             raise DataError(
-                f"partial correlation given {k} variables needs more than {k + 3} rows; "
-                f"found {n}."
+                f"partial correlation given {k} variables needs more than {k + 3} rows; found {n}."
             )
         sx, sy = float(rx @ rx), float(ry @ ry)
         if sx == 0.0 or sy == 0.0:
@@ -334,8 +332,8 @@ class GCM(ResidualTest):
             )
         if isinstance(folds, bool) or not isinstance(folds, numbers.Integral) or folds < 2:
             raise ParameterError(f"GCM: folds={folds!r} is invalid; expected an integer >= 2.")
-        self.learner = learner
-        self.folds = int(folds)
+        self.learner: Any = learner
+        self.folds: int = int(folds)
 
     def __repr__(self) -> str:
         return f"GCM(learner={self.learner!r}, folds={self.folds})"

@@ -190,7 +190,12 @@ def identify(
     if set(x) & set(y):
         raise GraphError(f"treatment and outcome overlap: {sorted(set(x) & set(y))}.")
     order = g.topological_order()
-    common = {"treatment": x, "outcome": y, "estimand": estimand, "graph": g.to_string()}
+    common: dict[str, Any] = {
+        "treatment": x,
+        "outcome": y,
+        "estimand": estimand,
+        "graph": g.to_string(),
+    }
 
     sets = minimal_adjustment_sets(g, set(x), set(y))
     if sets:

@@ -131,7 +131,8 @@ def parse_networkx(graph: Any) -> Edges:
     if not isinstance(graph, nx.DiGraph):
         raise GraphError(f"a networkx {type(graph).__name__} is undirected; pass a DiGraph.")
     nodes = [str(n) for n in graph.nodes]
-    directed, bidirected = [], []
+    directed: list[tuple[str, str]] = []
+    bidirected: list[tuple[str, str]] = []
     for a, b, data in graph.edges(data=True):
         (bidirected if data.get("bidirected") else directed).append((str(a), str(b)))
     return nodes, directed, bidirected
@@ -140,7 +141,8 @@ def parse_networkx(graph: Any) -> Edges:
 def parse_edge_list(edges: Iterable[Any]) -> Edges:
     """Read ``[("Z", "X"), ("X", "Y"), ("U", "Y", "<->")]``: pairs are directed."""
     nodes: list[str] = []
-    directed, bidirected = [], []
+    directed: list[tuple[str, str]] = []
+    bidirected: list[tuple[str, str]] = []
     for position, edge in enumerate(edges, start=1):
         edge = tuple(edge)
         kind = edge[2] if len(edge) == 3 else "->"
