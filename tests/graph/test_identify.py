@@ -51,7 +51,7 @@ def test_not_identifiable_names_the_hedge():
 
 
 def test_att_needs_adjustment():
-    with pytest.raises(IdentificationError, match="ATT .* only by covariate adjustment"):
+    with pytest.raises(IdentificationError, match=r"ATT .* only by covariate adjustment"):
         identify(FRONTDOOR, "X", "Y", estimand="ATT")
 
 
