@@ -30,8 +30,11 @@ NAIVE = {"psid1": -15204.8, "cps1": -8497.5}
 
 SETTINGS = {
     "regression": {},
-    "g-computation": {"outcome_model": make_pipeline(StandardScaler(), LinearRegression()),
-                      "n_bootstrap": 30, "random_state": 0},
+    "g-computation": {
+        "outcome_model": make_pipeline(StandardScaler(), LinearRegression()),
+        "n_bootstrap": 30,
+        "random_state": 0,
+    },
     "ipw": {},
     "matching": {"bias_correction": True, "n_neighbors": 4},
     "subclassification": {"n_strata": "auto"},
@@ -43,11 +46,13 @@ SETTINGS = {
 def samples(shared_datasets):
     nsw = pd.read_csv(shared_datasets / "lalonde_nsw_dw.csv")
     comparison = pd.read_csv(shared_datasets / "lalonde_dw_comparison_groups.csv").rename(
-        columns={"trt": "treat", "nodeg": "nodegree"})
+        columns={"trt": "treat", "nodeg": "nodegree"}
+    )
     out = {}
     for group in NAIVE:
-        frame = pd.concat([nsw[nsw.treat == 1], comparison[comparison["sample"] == group]],
-                          ignore_index=True)
+        frame = pd.concat(
+            [nsw[nsw.treat == 1], comparison[comparison["sample"] == group]], ignore_index=True
+        )
         frame, covariates = lalonde_features(frame)
         if group == "psid1":  # DW's PSID specification adds squared earnings
             frame["re74sq"], frame["re75sq"] = frame.re74**2, frame.re75**2
@@ -58,8 +63,9 @@ def samples(shared_datasets):
 
 def test_experimental_benchmark(shared_datasets):
     nsw = pd.read_csv(shared_datasets / "lalonde_nsw_dw.csv")
-    effect = paribus.estimate(nsw, treatment="treat", outcome="re78", covariates=[],
-                              method="regression")
+    effect = paribus.estimate(
+        nsw, treatment="treat", outcome="re78", covariates=[], method="regression"
+    )
     assert effect.estimate == pytest.approx(BENCHMARK, abs=0.01)
     assert effect.std_error == pytest.approx(633, rel=0.08)  # DW's 633; ours is HC1-robust
 
@@ -67,8 +73,9 @@ def test_experimental_benchmark(shared_datasets):
 @pytest.mark.parametrize("group", sorted(NAIVE))
 def test_naive_gap(samples, group):
     frame, _ = samples[group]
-    effect = paribus.estimate(frame, treatment="treat", outcome="re78", covariates=[],
-                              method="regression", estimand="ATT")
+    effect = paribus.estimate(
+        frame, treatment="treat", outcome="re78", covariates=[], method="regression", estimand="ATT"
+    )
     assert effect.estimate == pytest.approx(NAIVE[group], abs=0.5)
 
 
@@ -78,10 +85,17 @@ def test_adjusted_att_in_band(samples, group, method):
     frame, covariates = samples[group]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        effect = paribus.estimate(frame, treatment="treat", outcome="re78",
-                                  covariates=covariates, method=method, estimand="ATT",
-                                  **SETTINGS[method])
+        effect = paribus.estimate(
+            frame,
+            treatment="treat",
+            outcome="re78",
+            covariates=covariates,
+            method=method,
+            estimand="ATT",
+            **SETTINGS[method],
+        )
     # the CPS and PSID controls overlap the treated poorly: only OverlapWarning may appear
-    assert all(issubclass(w.category, OverlapWarning) for w in caught), [str(w.message)
-                                                                         for w in caught]
+    assert all(issubclass(w.category, OverlapWarning) for w in caught), [
+        str(w.message) for w in caught
+    ]
     assert BAND[0] <= effect.estimate <= BAND[1], (group, method, effect.estimate)

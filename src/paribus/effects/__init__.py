@@ -12,9 +12,9 @@ from paribus.effects.subclassification import Subclassification
 
 __all__ = [
     "AIPW",
-    "FrontDoor",
     "IPW",
     "METHODS",
+    "FrontDoor",
     "GComputation",
     "Logit",
     "Matching",
