@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.base import clone, is_classifier
+from sklearn.base import is_classifier
 from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
 
+from paribus._core.learners import seeded_clone
 from paribus._core.parallel import run_tasks
 from paribus._core.random import child_seeds
 from paribus.errors import DataError, ParameterError
@@ -76,14 +77,6 @@ def make_folds(
     return list(KFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(n)))
 
 
-def _with_seed(learner: Any, seed: int) -> Any:
-    model = clone(learner)
-    params = model.get_params(deep=False)
-    if "random_state" in params and params["random_state"] is None:
-        model.set_params(random_state=seed)
-    return model
-
-
 def _fit_predict(
     nuisance: Nuisance,
     X: np.ndarray,
@@ -98,7 +91,7 @@ def _fit_predict(
     elif nuisance.rows == "control":
         train = train[t[train] == 0]
     target = y if nuisance.target == "outcome" else t
-    model = _with_seed(nuisance.learner, seed)
+    model = seeded_clone(nuisance.learner, seed)
     if len(np.unique(target[train])) < 2 and is_classifier(model):
         raise DataError(
             f"nuisance {nuisance.name!r}: a training fold has a single class; use fewer "

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
 
+from paribus._core.learners import seeded_clone
 from paribus._core.logit import Logit
 from paribus.errors import ParameterError
 
@@ -21,10 +21,7 @@ def fit_propensity(
     sample_weight: np.ndarray | None = None,
 ) -> tuple[Any, np.ndarray]:
     """Clone and fit ``model`` (None means :class:`Logit`); return it and ``P(t=1|X)``."""
-    model = Logit() if model is None else clone(model)
-    params = model.get_params(deep=False)
-    if seed is not None and "random_state" in params and params["random_state"] is None:
-        model.set_params(random_state=seed)
+    model = seeded_clone(Logit() if model is None else model, seed)
     if sample_weight is None:
         model.fit(X, t)
     else:

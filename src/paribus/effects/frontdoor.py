@@ -18,13 +18,12 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from paribus._core.bootstrap import bootstrap_draws
-from paribus._core.learners import model_name
+from paribus._core.learners import model_name, seeded_clone
 from paribus._core.params import (
     LEVEL,
     N_JOBS,
@@ -44,18 +43,11 @@ from paribus.results import Effect
 __all__ = ["FrontDoor"]
 
 
-def _seeded(model: Any, seed: int) -> Any:
-    model = clone(model)
-    if "random_state" in model.get_params(deep=False) and model.random_state is None:
-        model.set_params(random_state=seed)
-    return model
-
-
 def frontdoor_means(
     model: Any, mediators: np.ndarray, t: np.ndarray, y: np.ndarray, seed: int
 ) -> tuple[float, float]:
     """Plug-in ``(E[Y | do(X=1)], E[Y | do(X=0)])`` with ``model`` as ``E[Y | M, X]``."""
-    mu = _seeded(model, seed).fit(np.column_stack([mediators, t]), y)
+    mu = seeded_clone(model, seed).fit(np.column_stack([mediators, t]), y)
     p1 = t.mean()
     ones, zeros = np.ones_like(t), np.zeros_like(t)
     mixed = p1 * mu.predict(np.column_stack([mediators, ones])) + (1 - p1) * mu.predict(

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from sklearn.base import clone, is_classifier
+from sklearn.base import is_classifier
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from paribus._core.bootstrap import bootstrap_draws
-from paribus._core.learners import model_name
+from paribus._core.learners import model_name, seeded_clone
 from paribus._core.params import (
     LEVEL,
     N_JOBS,
@@ -38,15 +38,6 @@ MIN_BOOTSTRAP = 20
 MAX_FAILED_SHARE = 0.05
 
 
-def _seeded(learner: Any, seed: int) -> Any:
-    """A fresh clone of ``learner``; an unset ``random_state`` is fixed to ``seed``."""
-    model = clone(learner, safe=False)
-    params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
-    if "random_state" in params and params["random_state"] is None:
-        model.set_params(random_state=seed)
-    return model
-
-
 @dataclass(frozen=True)
 class _GFormula:
     """Fit the outcome model(s) and average ``mu1(x) - mu0(x)`` over the target units."""
@@ -61,11 +52,11 @@ class _GFormula:
         """Predicted potential outcomes ``(mu1, mu0)`` for every row of ``X``."""
         if self.separate_models:
             treated = t == 1
-            m1 = _seeded(self.learner, seeds[0]).fit(X[treated], y[treated])
-            m0 = _seeded(self.learner, seeds[1]).fit(X[~treated], y[~treated])
+            m1 = seeded_clone(self.learner, seeds[0]).fit(X[treated], y[treated])
+            m0 = seeded_clone(self.learner, seeds[1]).fit(X[~treated], y[~treated])
             return _predict(m1, X), _predict(m0, X)
         # one model with the treatment as the last feature, evaluated at t = 1 and t = 0
-        model = _seeded(self.learner, seeds[0]).fit(np.column_stack([X, t]), y)
+        model = seeded_clone(self.learner, seeds[0]).fit(np.column_stack([X, t]), y)
         ones = np.ones((X.shape[0], 1))
         return (_predict(model, np.hstack([X, ones])), _predict(model, np.hstack([X, 0 * ones])))
 
