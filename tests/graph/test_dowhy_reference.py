@@ -88,6 +88,8 @@ def test_adjustment_agrees(case):
             assert any(s <= set(backdoor) for s in ours)
         if answer["backdoor_sets"]:
             assert ours
+        if answer["default_backdoor"] is not None:
+            assert is_backdoor_set(g, x, y, answer["default_backdoor"])
         # DoWhy's generalized adjustment set (complete criterion) is one of our minimal sets
         general = answer["general_adjustment"]
         assert (general is not None) == bool(ours)

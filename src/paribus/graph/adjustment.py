@@ -102,18 +102,16 @@ def _covariates(
 # -- graph helpers ----------------------------------------------------------------------------
 
 
-def _children(graph: CausalGraph) -> dict[str, list[str]]:
+def _children(graph: CausalGraph, *, reverse: bool = False) -> dict[str, list[str]]:
+    """Children lists of the directed edges (parents with ``reverse``)."""
     out: dict[str, list[str]] = {v: [] for v in graph.nodes}
     for a, b in graph.directed_edges:
-        out[a].append(b)
+        out[b if reverse else a].append(a if reverse else b)
     return out
 
 
 def _parents(graph: CausalGraph) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {v: [] for v in graph.nodes}
-    for a, b in graph.directed_edges:
-        out[b].append(a)
-    return out
+    return _children(graph, reverse=True)
 
 
 def _reach(start: Iterable[str], step: dict[str, list[str]], avoid: frozenset[str]) -> set[str]:
@@ -393,6 +391,35 @@ class _MoralGraph:
             if grown is not None and not grown & out:
                 stack.append((grown, out))
 
+    def minimum_separator(self) -> int | None:
+        """A smallest ``s``-``t`` separator avoiding ``forbidden`` (a minimum vertex cut).
+
+        Max-flow on the split graph: every node ``v`` becomes ``v_in -> v_out`` of
+        capacity 1 (unbounded when forbidden), every edge ``u - v`` the unbounded arcs
+        ``u_out -> v_in`` and ``v_out -> u_in``; the cut arcs name the separator.
+        """
+        import networkx as nx
+
+        reach = self.component(1 << self.s, 0)
+        if not reach >> self.t & 1:
+            return 0
+        flow = nx.DiGraph()
+        for v in _bits(reach):
+            if v not in (self.s, self.t):
+                capacity = float("inf") if self.forbidden >> v & 1 else 1.0
+                flow.add_edge(("in", v), ("out", v), capacity=capacity)
+            for u in _bits(self.adj[v] & reach):
+                flow.add_edge(("out", v), ("in", u))
+        try:
+            _, (side, _) = nx.minimum_cut(flow, ("out", self.s), ("in", self.t))
+        except nx.NetworkXUnbounded:
+            return None
+        cut = 0
+        for v in _bits(reach):
+            if ("in", v) in side and ("out", v) not in side and v not in (self.s, self.t):
+                cut |= 1 << v
+        return cut
+
     def nearest_separator(self) -> int | None:
         """The minimal ``s``-``t`` separator closest to ``t`` avoiding ``forbidden``."""
         side = self.close(1 << self.t, self.t, self.s)
@@ -404,6 +431,14 @@ class _MoralGraph:
 
 def _sort_key(nodes: frozenset[str]) -> tuple[int, list[str]]:
     return len(nodes), sorted(nodes)
+
+
+def _adjustment_moral_graph(g: CausalGraph, x: frozenset[str], y: frozenset[str]) -> _MoralGraph:
+    """The moral graph of ``An(X ∪ Y)`` in the proper back-door graph, ``forb`` forbidden."""
+    cn = _causal_nodes(g, x, y)
+    allowed = frozenset(g.nodes) - _forbidden(g, x, cn) - y
+    drop = frozenset((a, b) for a, b in g.directed_edges if a in x and b in cn)
+    return _MoralGraph(g, x, y, allowed, drop)
 
 
 def minimal_adjustment_sets(
@@ -447,10 +482,7 @@ def minimal_adjustment_sets(
     x, y = _roles(g, treatment, outcome)
     if max_sets is not None and max_sets < 1:
         raise GraphError(f"max_sets must be a positive integer or None; got {max_sets!r}.")
-    cn = _causal_nodes(g, x, y)
-    allowed = frozenset(g.nodes) - _forbidden(g, x, cn) - y
-    drop = frozenset((a, b) for a, b in g.directed_edges if a in x and b in cn)
-    moral = _MoralGraph(g, x, y, allowed, drop)
+    moral = _adjustment_moral_graph(g, x, y)
     found: list[frozenset[str]] = []
     for sep in moral.minimal_separators():
         found.append(moral.names_of(sep))
@@ -472,9 +504,10 @@ def optimal_adjustment_set(graph: Any, treatment: Nodes, outcome: Nodes) -> froz
     With latent confounding (bidirected edges) an optimal set need not exist among the
     observed variables, and the ADMG generalisations (Runge 2021; Smucler, Sapienza &
     Rotnitzky 2022) hold under conditions not checked here. In that case, and when some
-    outcome is not a descendant of the treatment, this returns the first of
-    :func:`minimal_adjustment_sets` (a smallest minimal valid set), which is valid but
-    carries no optimality guarantee.
+    outcome is not a descendant of the treatment, this returns a valid set of the
+    smallest size instead (a minimum vertex cut in the moral graph of the proper
+    back-door graph, so found in polynomial time even where the minimal sets are too
+    many to list), which carries no optimality guarantee.
 
     Parameters
     ----------
@@ -498,5 +531,6 @@ def optimal_adjustment_set(graph: Any, treatment: Nodes, outcome: Nodes) -> froz
         # valid whenever any valid set exists (Henckel et al. 2022), so an invalid O
         # means there is none (with several treatments, e.g. x1 -> x2 <- u -> y).
         return optimal if is_adjustment_set(g, x, y, optimal) else None
-    sets = minimal_adjustment_sets(g, x, y)
-    return sets[0] if sets else None
+    moral = _adjustment_moral_graph(g, x, y)
+    smallest = moral.minimum_separator()
+    return None if smallest is None else moral.names_of(smallest)

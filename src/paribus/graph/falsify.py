@@ -57,7 +57,7 @@ from paribus._core.random import seed_sequence
 from paribus.data.convert import to_pandas
 from paribus.errors import DataError
 from paribus.graph.causal_graph import CausalGraph
-from paribus.graph.ci_tests import CITest, ResidualTest, get_ci_test
+from paribus.graph.ci_tests import CITest, ResidualTest, get_ci_test, single_threaded
 from paribus.results._frozen import to_plain
 
 __all__ = ["FalsificationReport", "falsify"]
@@ -348,6 +348,10 @@ def _fmt_stat(x: float) -> str:
 # -- data ------------------------------------------------------------------------------------
 
 
+def _columns_are(items: list[str]) -> str:
+    return f"column {items[0]} is" if len(items) == 1 else f"columns {', '.join(items)} are"
+
+
 def _numeric_columns(data: Any, nodes: Sequence[str]) -> dict[str, np.ndarray]:
     """The graph's columns as float arrays, refusing missing, non-numeric, NaN or constant."""
     frame = to_pandas(data)
@@ -373,7 +377,7 @@ def _numeric_columns(data: Any, nodes: Sequence[str]) -> dict[str, np.ndarray]:
     ]
     if bad:
         raise DataError(
-            f"column{'s' if len(bad) > 1 else ''} {', '.join(bad)} not numeric; the "
+            f"{_columns_are(bad)} not numeric; the "
             "independence tests need numbers. Encode binary variables as 0/1 and ordered "
             "categories as integer codes (e.g. df[c].cat.codes); split an unordered "
             "category into 0/1 indicator nodes."
@@ -394,9 +398,8 @@ def _numeric_columns(data: Any, nodes: Sequence[str]) -> dict[str, np.ndarray]:
     constant = [c for c in nodes if out[c].size and np.all(out[c] == out[c][0])]
     if constant:
         raise DataError(
-            f"column{'s' if len(constant) > 1 else ''} {', '.join(map(repr, constant))} "
-            "constant; a constant is independent of everything, so it tests nothing. Drop "
-            "it from the graph."
+            f"{_columns_are([repr(c) for c in constant])} constant; a constant is "
+            "independent of everything, so it tests nothing. Drop it from the graph."
         )
     return out
 
@@ -417,14 +420,24 @@ def _test_group(
     given: tuple[str, ...],
     pairs: list[tuple[str, str]],
     seed: int,
-    single_thread: bool,
 ) -> list[tuple[float, float]]:
-    """Every pair tested given one conditioning set (residuals shared where the test allows)."""
-    if single_thread:
-        from threadpoolctl import threadpool_limits
+    """Every pair tested given one conditioning set (residuals shared where the test allows).
 
-        with threadpool_limits(limits=1):
-            return _test_group(test, columns, given, pairs, seed, False)
+    Learners run single-threaded: the work parallelises over conditioning sets
+    instead, and OpenMP-threaded boosting on a loaded machine can be an order of
+    magnitude slower than one thread.
+    """
+    with single_threaded():
+        return _test_group_body(test, columns, given, pairs, seed)
+
+
+def _test_group_body(
+    test: CITest,
+    columns: dict[str, np.ndarray],
+    given: tuple[str, ...],
+    pairs: list[tuple[str, str]],
+    seed: int,
+) -> list[tuple[float, float]]:
     z = (
         np.column_stack([columns[g] for g in given])
         if given
@@ -512,8 +525,8 @@ def falsify(
         Seeds the relabellings and any randomised test (GCM's folds); the same
         seed gives the same report whatever ``n_jobs``.
     n_jobs : int, optional
-        Parallel workers through the shared backend (-1: all cores); learners run
-        single-threaded inside parallel work.
+        Parallel workers through the shared backend (-1: all cores), one task per
+        conditioning set; learners inside the tests run single-threaded.
     show_progress : bool, optional
         Progress bar; by default on an interactive terminal only.
 
@@ -588,7 +601,6 @@ def falsify(
     for keys in graphs:
         for x, y, z in keys:
             groups.setdefault(z, {})[(x, y)] = None
-    parallel = n_jobs not in (None, 1)
     tasks = []
     for z, pairs in groups.items():
         needed = dict.fromkeys([*z, *(v for pair in pairs for v in pair)])
@@ -599,7 +611,6 @@ def falsify(
                 z,
                 list(pairs),
                 _name_seed(root.entropy, z),
-                parallel,
             )
         )
     results = run_tasks(
@@ -610,7 +621,7 @@ def falsify(
         show_progress=show_progress,
     )
     cache: dict[_Key, tuple[float, float]] = {}
-    for (_, _, z, tested, _, _), out in zip(tasks, results, strict=True):
+    for (_, _, z, tested, _), out in zip(tasks, results, strict=True):
         for (x, y), res in zip(tested, out, strict=True):
             cache[(x, y, z)] = res
 

@@ -24,6 +24,9 @@ __all__ = ["Estimand", "identify"]
 
 Strategy = Literal["backdoor", "frontdoor", "iv", "id"]
 
+#: at most this many minimal adjustment sets are listed in an Estimand
+MAX_LISTED_SETS = 1000
+
 _ASSUMPTIONS = {
     "backdoor": (
         "The graph is correct: no unobserved common cause of the treatment and the outcome "
@@ -69,10 +72,12 @@ class Estimand:
     strategy : {"backdoor", "frontdoor", "iv", "id"}
     adjustment_set : frozenset of str or None
         The recommended adjustment set for ``strategy == "backdoor"``: the optimal
-        (O-) set of Henckel, Perković & Maathuis (2022), smallest asymptotic variance
-        among valid sets for linear and nonparametric estimators.
+        (O-) set of Henckel, Perković & Maathuis (2022) in DAGs, smallest asymptotic
+        variance among valid sets; in ADMGs a valid set of smallest size.
     adjustment_sets : tuple of frozenset
-        Every minimal valid adjustment set.
+        The minimal valid adjustment sets (at most ``MAX_LISTED_SETS``).
+    adjustment_sets_complete : bool
+        False when there were more minimal sets than were listed.
     frontdoor_set, frontdoor_sets : the recommended and all minimal front-door sets.
     instruments : tuple of Instrument
         Valid (conditional) instruments.
@@ -93,6 +98,7 @@ class Estimand:
     graph: str
     adjustment_set: frozenset[str] | None = None
     adjustment_sets: tuple[frozenset[str], ...] = ()
+    adjustment_sets_complete: bool = True
     frontdoor_set: frozenset[str] | None = None
     frontdoor_sets: tuple[frozenset[str], ...] = ()
     instruments: tuple[Instrument, ...] = ()
@@ -135,6 +141,7 @@ class Estimand:
             "graph": self.graph,
             "adjustment_set": None if self.adjustment_set is None else sorted(self.adjustment_set),
             "adjustment_sets": [sorted(s) for s in self.adjustment_sets],
+            "adjustment_sets_complete": self.adjustment_sets_complete,
             "frontdoor_set": None if self.frontdoor_set is None else sorted(self.frontdoor_set),
             "frontdoor_sets": [sorted(s) for s in self.frontdoor_sets],
             "instruments": [
@@ -197,10 +204,13 @@ def identify(
         "graph": g.to_string(),
     }
 
-    sets = minimal_adjustment_sets(g, set(x), set(y))
-    if sets:
-        optimal = optimal_adjustment_set(g, set(x), set(y))
-        chosen = optimal if optimal is not None else sets[0]
+    optimal = optimal_adjustment_set(g, set(x), set(y))  # polynomial; None: no valid set
+    if optimal is not None:
+        # the number of minimal sets can grow exponentially with the graph: list a capped few
+        sets = minimal_adjustment_sets(g, set(x), set(y), max_sets=MAX_LISTED_SETS + 1)
+        complete = len(sets) <= MAX_LISTED_SETS
+        sets = sets[:MAX_LISTED_SETS]
+        chosen = optimal
         expr = _adjustment_expression(x, y, chosen, order)
         return Estimand(
             strategy="backdoor",
@@ -209,6 +219,7 @@ def identify(
             assumptions=_ASSUMPTIONS["backdoor"],
             adjustment_set=frozenset(chosen),
             adjustment_sets=tuple(sets),
+            adjustment_sets_complete=complete,
             **common,
         )
     if estimand != "ATE":
