@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 
 .PHONY: demo test slow lint format bench clean
 
+LINTED := $(wildcard src tests bench examples)
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -30,13 +32,13 @@ slow: $(VENV)/.test
 	$(BIN)/python -m pytest -m slow -p no:cacheprovider
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 format: $(VENV)/.test
-	$(BIN)/ruff format src tests bench examples
-	$(BIN)/ruff check --fix src tests bench examples
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 
 ## bench: peer libraries in their own environment (.venv-bench); run by hand, not in CI
 .venv-bench/.installed: pyproject.toml
