@@ -8,6 +8,7 @@ from paribus.graph.adjustment import (
 )
 from paribus.graph.causal_graph import CausalGraph, Independence
 from paribus.graph.expression import Expression, Fraction, Probability, Product, Sum
+from paribus.graph.falsify import FalsificationReport, falsify
 from paribus.graph.frontdoor import frontdoor_sets, is_frontdoor_set
 from paribus.graph.id_algorithm import identify_conditional_effect, identify_effect
 from paribus.graph.identify import Estimand, identify
@@ -17,12 +18,14 @@ __all__ = [
     "CausalGraph",
     "Estimand",
     "Expression",
+    "FalsificationReport",
     "Fraction",
     "Independence",
     "Instrument",
     "Probability",
     "Product",
     "Sum",
+    "falsify",
     "find_instruments",
     "frontdoor_sets",
     "identify",
