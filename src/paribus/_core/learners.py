@@ -26,8 +26,11 @@ def seeded_clone(learner: Any, seed: int | None) -> Any:
     model = clone(learner)
     if seed is None or not hasattr(model, "get_params"):
         return model
-    unset = {name: seed for name, value in model.get_params(deep=True).items()
-             if (name == "random_state" or name.endswith("__random_state")) and value is None}
+    unset = {
+        name: seed
+        for name, value in model.get_params(deep=True).items()
+        if (name == "random_state" or name.endswith("__random_state")) and value is None
+    }
     if unset:
         model.set_params(**unset)
     return model
