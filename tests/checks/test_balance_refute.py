@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _sim import COVARIATES, simulate
 
+from _sim import COVARIATES, simulate
 from paribus import IPW, RegressionAdjustment
 from paribus.checks import balance_table, refute
 from paribus.errors import DataError, ParameterError
