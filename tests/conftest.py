@@ -8,6 +8,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("PARIBUS_NO_PROGRESS", "1")
+# OpenMP worker threads (HistGradientBoosting) stall for seconds on a loaded 2-core
+# machine when fits are small and many; tests run them single-threaded
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 _ROOT = Path(__file__).resolve().parents[1]
 

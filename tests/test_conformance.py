@@ -11,7 +11,7 @@ from sklearn.linear_model import LinearRegression
 
 import paribus
 from _sim import COVARIATES, simulate
-from paribus import Effect
+from paribus import Effect, Logit
 from paribus.effects import METHODS
 from paribus.errors import NotFittedError, ParameterError
 
@@ -23,6 +23,8 @@ FAST = {
     "matching": {},
     "subclassification": {},
     "frontdoor": {"mediators": ["x1"], "n_bootstrap": 30},
+    "dml-plr": {"folds": 2, "outcome_model": LinearRegression(), "treatment_model": Logit()},
+    "dml-irm": {"folds": 2, "outcome_model": LinearRegression(), "propensity_model": Logit()},
 }
 #: methods whose fit takes no covariates (their variables are settings)
 NO_COVARIATES = {"frontdoor"}

@@ -13,6 +13,8 @@ from paribus.data import CausalData
 from paribus.effects import (
     AIPW,
     IPW,
+    IRM,
+    PLR,
     FrontDoor,
     GComputation,
     Logit,
@@ -31,6 +33,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AIPW",
     "IPW",
+    "IRM",
+    "PLR",
     "CausalData",
     "CausalGraph",
     "CausalModel",

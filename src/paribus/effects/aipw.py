@@ -139,8 +139,9 @@ class AIPW(EffectEstimator):
 
     def _learners(self) -> list[Any]:
         return [
-            self.outcome_model or _default_outcome_model(),
-            self.propensity_model or _default_propensity_model(),
+            # "is None", not "or": an unfitted scikit-learn ensemble defines __len__
+            _default_outcome_model() if self.outcome_model is None else self.outcome_model,
+            _default_propensity_model() if self.propensity_model is None else self.propensity_model,
         ]
 
     def _estimate(self, data: CausalData) -> Effect:

@@ -8,6 +8,7 @@ from typing import Any
 
 from paribus.effects._base import EffectEstimator
 from paribus.effects.aipw import AIPW
+from paribus.effects.dml import IRM, PLR
 from paribus.effects.frontdoor import FrontDoor
 from paribus.effects.g_computation import GComputation
 from paribus.effects.ipw import IPW
@@ -28,6 +29,8 @@ METHODS: dict[str, type[EffectEstimator]] = {
     "subclassification": Subclassification,
     "aipw": AIPW,
     "frontdoor": FrontDoor,
+    "dml-plr": PLR,
+    "dml-irm": IRM,
 }
 
 
@@ -74,7 +77,7 @@ def estimate(
     covariates : list of str
         The adjustment set.
     method : {"regression", "g-computation", "ipw", "matching", "subclassification", "aipw",
-              "frontdoor"}
+              "frontdoor", "dml-plr", "dml-irm"}
     estimand : {"ATE", "ATT", "ATC"}
     weights, cluster : str, optional
         Sampling-weight and cluster columns, for the methods that support them.
