@@ -7,7 +7,10 @@ Run by hand in the bench environment (``make bench``)::
 One run, one data set (``bench/_data.py``: 100k rows x 20 covariates, nonlinear
 confounding, known ATE and ATT). Wall times by ``time.perf_counter``: the matching
 calls are timed best of 2 (both runs printed; the first paribus run includes
-loading its compiled numba kernels), the AIPW-type fits once each. Every learner
+loading its compiled numba kernels), the AIPW-type fits once each, except paribus
+with n_jobs=2: its first call also starts joblib's worker processes (which import
+paribus, scikit-learn and LightGBM), so it runs twice and both calls are reported,
+the ratios using each. Every learner
 is single-threaded LightGBM with 100 trees, so the timings compare the libraries'
 machinery, not their threading.
 """
@@ -159,18 +162,22 @@ def aipw_section(b: Bench) -> None:
     print(f"  {'floor: 15 bare nuisance fits':<31} {tf}")
     res = {
         "paribus AIPW n_jobs=1": timed(lambda: paribus_aipw(f, covs, 1)),
-        "paribus AIPW n_jobs=2": timed(lambda: paribus_aipw(f, covs, 2)),
+        "paribus AIPW n_jobs=2": timed(lambda: paribus_aipw(f, covs, 2), 2),
         "EconML LinearDRLearner": timed(lambda: econml_dr(f, covs)),
         "DoubleML DoubleMLIRM": timed(lambda: doubleml_irm(f, covs)),
     }
     secs = {name: row(name, times, *est, b.ate) for name, (est, times) in res.items()}
-    p1, p2 = secs["paribus AIPW n_jobs=1"], secs["paribus AIPW n_jobs=2"]
+    p1 = secs["paribus AIPW n_jobs=1"]
+    p2_cold, p2 = res["paribus AIPW n_jobs=2"][1].wall
     for name in ("EconML LinearDRLearner", "DoubleML DoubleMLIRM"):
         print(
-            f"  ratio {name} / paribus n_jobs=1: {secs[name] / p1:.2f}, / n_jobs=2: "
-            f"{secs[name] / p2:.2f}"
+            f"  ratio {name} / paribus: n_jobs=1 {secs[name] / p1:.2f}, n_jobs=2 first call "
+            f"{secs[name] / p2_cold:.2f}, n_jobs=2 second call {secs[name] / p2:.2f}"
         )
-    print(f"  ratio paribus / floor: n_jobs=1 {p1 / floor:.2f}, n_jobs=2 {p2 / floor:.2f}")
+    print(
+        f"  ratio paribus / floor: n_jobs=1 {p1 / floor:.2f}, n_jobs=2 first call "
+        f"{p2_cold / floor:.2f}, second call {p2 / floor:.2f}"
+    )
 
 
 def large_matching_section() -> None:
