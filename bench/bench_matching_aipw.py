@@ -5,14 +5,12 @@ Run by hand in the bench environment (``make bench``)::
     .venv-bench/bin/python bench/bench_matching_aipw.py
 
 One run, one data set (``bench/_data.py``: 100k rows x 20 covariates, nonlinear
-confounding, known ATE and ATT). Wall times by ``time.perf_counter``: the matching
-calls are timed best of 2 (both runs printed; the first paribus run includes
-loading its compiled numba kernels), the AIPW-type fits once each, except paribus
-with n_jobs=2: its first call also starts joblib's worker processes (which import
-paribus, scikit-learn and LightGBM), so it runs twice and both calls are reported,
-the ratios using each. Every learner
-is single-threaded LightGBM with 100 trees, so the timings compare the libraries'
-machinery, not their threading.
+confounding, known ATE and ATT). Wall times by ``time.perf_counter`` (with the CPU
+time of this process beside them): the matching calls best of 2 (both printed; the
+first paribus run loads its compiled numba kernels), the AIPW-type fits once each,
+except paribus with n_jobs=2, whose first call also starts joblib's worker processes:
+it runs twice and the ratios use each call. Every learner is single-threaded LightGBM
+with 100 trees, so the timings compare the libraries' machinery, not their threading.
 """
 
 from __future__ import annotations
