@@ -27,7 +27,14 @@ def coverage_study(
     rows = Parallel(n_jobs=2)(
         delayed(_one)(cls, settings, 10_000 + r, n, estimand, linear) for r in range(reps)
     )
+    return summarise(rows, name, estimand, n)
+
+
+def summarise(rows: list, name: str, estimand: str, n: int) -> dict:
+    """Coverage, bias and SE calibration of ``(error, se, covered)`` rows; appended as a JSON
+    line to $PARIBUS_COVERAGE_OUT when set."""
     err, se, cover = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
+    reps = len(rows)
     summary = {
         "study": name,
         "estimand": estimand,

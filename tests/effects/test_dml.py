@@ -3,10 +3,7 @@ the multiplier bootstrap, several treatments, clusters and refusals."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from pathlib import Path
 
 import cloudpickle  # a dependency of joblib
 import numpy as np
@@ -20,7 +17,7 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import Lasso, LinearRegression
 from sklearn.model_selection import GroupKFold, KFold
 
-from _coverage import coverage_study
+from _coverage import coverage_study, summarise
 from _sim import COVARIATES, simulate
 from paribus import AIPW, EffectTable, Logit
 from paribus._core.multiplier import max_t_draws, multiplier_bootstrap
@@ -483,24 +480,7 @@ def plr_coverage_study(settings: dict, reps: int, n: int, name: str) -> dict:
     rows = Parallel(n_jobs=2)(
         delayed(_plr_replication)(settings, 10_000 + r, n) for r in range(reps)
     )
-    err, se, cover = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
-    summary = {
-        "study": name,
-        "estimand": "ATE",
-        "replications": reps,
-        "n": n,
-        "coverage": float(cover.mean()),
-        "bias": float(err.mean()),
-        "bias_mc_se": float(err.std(ddof=1) / np.sqrt(reps)),
-        "empirical_sd": float(err.std(ddof=1)),
-        "mean_se": float(se.mean()),
-    }
-    out = os.environ.get("PARIBUS_COVERAGE_OUT")
-    if out:
-        with Path(out).open("a") as fh:
-            fh.write(json.dumps(summary) + "\n")
-    print(summary)
-    return summary
+    return summarise(rows, name, "ATE", n)
 
 
 def check(summary: dict) -> None:

@@ -45,6 +45,8 @@ class EffectEstimator(BaseEstimator):
     _accepts_weights: ClassVar[bool] = False
     _accepts_cluster: ClassVar[bool] = True
     _min_per_arm: ClassVar[int] = 2
+    #: False for estimators of a continuous (or binary) treatment's effect
+    _binary_treatment: ClassVar[bool] = True
 
     def fit(
         self,
@@ -123,10 +125,12 @@ class EffectEstimator(BaseEstimator):
             covariates=covariates,
             weights=weights,
             cluster=cluster,
+            binary_treatment=self._binary_treatment,
             dropna=dropna,
             allow_missing_covariates=allow_nan,
         )
-        cd.require_arms(self._min_per_arm, name)
+        if self._binary_treatment:
+            cd.require_arms(self._min_per_arm, name)
         return cd
 
     def _estimate(self, data: CausalData) -> Effect:

@@ -70,7 +70,7 @@ from paribus._core.repeated import (
     require_both_arms,
 )
 from paribus.data import CausalData
-from paribus.effects._base import EffectEstimator, learner_allows_nan
+from paribus.effects._base import EffectEstimator
 from paribus.effects.aipw import (
     _default_outcome_model,
     _default_propensity_model,
@@ -304,6 +304,7 @@ class PLR(_DoubleML):
     nuisance_: dict[str, Any]
 
     _method: ClassVar[str] = "dml-plr"
+    _binary_treatment: ClassVar[bool] = False
     _estimands: ClassVar[tuple[str, ...]] = ("ATE",)
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "estimand": [Options(("ATE",))],
@@ -407,41 +408,6 @@ class PLR(_DoubleML):
         self.n_features_in_ = len(covs)
         self.feature_names_in_ = np.asarray(covs, dtype=object)
         return self
-
-    def _causal_data(
-        self,
-        data: Any,
-        treatment: str | None,
-        outcome: str | None,
-        covariates: str | Sequence[str] | None,
-        weights: str | None,
-        cluster: str | None,
-        dropna: bool,
-    ) -> CausalData:
-        # as the base class, but the treatment may be continuous
-        if isinstance(data, CausalData):
-            roles = data.roles
-            first = {role: cols[0] if cols else None for role, cols in roles.items()}
-            treatment = treatment or first["treatment"]
-            outcome = outcome or first["outcome"]
-            covariates = covariates if covariates is not None else roles["covariates"]
-            weights = weights or first["weights"]
-            cluster = cluster or first["cluster"]
-        if treatment is None or outcome is None:
-            raise ParameterError("PLR.fit needs treatment= and outcome= column names.")
-        if weights is not None:
-            raise ParameterError("PLR does not support sampling weights.")
-        allow_nan = all(learner_allows_nan(m) for m in self._learners())
-        return CausalData(
-            data,
-            treatment=treatment,
-            outcome=outcome,
-            covariates=covariates,
-            cluster=cluster,
-            binary_treatment=False,
-            dropna=dropna,
-            allow_missing_covariates=allow_nan,
-        )
 
     def _estimate(self, data: CausalData) -> Effect:
         effects, nuisance = self._run([data])
