@@ -12,6 +12,13 @@ os.environ.setdefault("PARIBUS_NO_PROGRESS", "1")
 # machine when fits are small and many; tests run them single-threaded
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import paribus
+
+# serial by default in tests: loky workers cannot import modules loaded by pytest's
+# importlib mode, and small fits are faster in-process; tests/test_config.py runs the
+# parallel paths explicitly
+paribus.config(n_jobs=1)
+
 _ROOT = Path(__file__).resolve().parents[1]
 
 

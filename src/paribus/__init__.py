@@ -9,6 +9,7 @@ Identify, estimate, and try to break it::
 """
 
 from paribus import checks, datasets, errors
+from paribus._core.config import config, get_config
 from paribus.data import CausalData
 from paribus.effects import (
     AIPW,
@@ -52,8 +53,10 @@ __all__ = [
     "Summary",
     "__version__",
     "checks",
+    "config",
     "datasets",
     "errors",
     "estimate",
+    "get_config",
     "identify",
 ]

@@ -166,7 +166,7 @@ class EstimatedEffect:
         refuters: Iterable[str] = ("placebo_treatment", "random_common_cause", "data_subset"),
         n_repeats: int = 20,
         random_state: int | None = None,
-        n_jobs: int | None = 1,
+        n_jobs: int | None = None,
     ) -> RefutedEffect:
         """Run refuters (see :mod:`paribus.checks.refute`) and return the checked effect."""
         (treatment,), (outcome,) = (

@@ -20,6 +20,7 @@ from sklearn.model_selection import GroupKFold, KFold
 from _coverage import coverage_study, summarise
 from _sim import COVARIATES, simulate
 from paribus import AIPW, EffectTable, Logit
+from paribus._core.defaults import default_classifier, default_regressor
 from paribus._core.multiplier import max_t_draws, multiplier_bootstrap
 from paribus.effects.dml import IRM, PLR
 from paribus.errors import DataError, NotFittedError, ParameterError
@@ -217,9 +218,8 @@ def test_plr_simulated_truth_within_three_se(score, binary):
     assert effect.std_error == pytest.approx(np.std(effect.scores) / np.sqrt(2000), rel=1e-6)
     kind = "binary" if binary else "continuous"
     assert effect.diagnostics["treatment_kind"] == kind
-    assert effect.diagnostics["treatment_model"] == (
-        "HistGradientBoostingClassifier" if binary else "HistGradientBoostingRegressor"
-    )
+    default = default_classifier() if binary else default_regressor()
+    assert effect.diagnostics["treatment_model"] == type(default).__name__
     assert ("treatment_log_loss" in effect.diagnostics) == binary
     assert ("theta_initial" in effect.diagnostics) == (score == "IV-type")
     assert set(est.nuisance_) == {"l", "m"} | ({"g"} if score == "IV-type" else set())
@@ -231,7 +231,7 @@ def test_irm_simulated_truth_within_three_se(estimand):
     est = IRM(estimand=estimand, random_state=0).fit(sim.frame, "t", "y", COVARIATES)
     effect = est.result_
     assert abs(effect.estimate - sim.truth(estimand)) < 3 * effect.std_error
-    assert effect.diagnostics["propensity_model"] == "HistGradientBoostingClassifier"
+    assert effect.diagnostics["propensity_model"] == type(default_classifier()).__name__
     assert {"ess_treated", "propensity_log_loss", "outcome_rmse_treated"} <= set(effect.diagnostics)
     assert set(est.nuisance_) == {"g0", "g1", "e"}
 

@@ -11,6 +11,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from paribus._core.parallel import single_threaded_blas
 from paribus.errors import ConvergenceError, DataError
 
 __all__ = ["Logit"]
@@ -39,6 +40,12 @@ class Logit(ClassifierMixin, BaseEstimator):
         self.tol = tol
 
     def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> Logit:
+        # small dense products: a multi-threaded BLAS only adds waits on a loaded machine
+        # (measured 0.06 s idle, up to 9 s with the other core busy, for one fit)
+        with single_threaded_blas():
+            return self._fit(X, y, sample_weight)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> Logit:
         X = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
         self.classes_ = np.unique(y)

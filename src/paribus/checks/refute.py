@@ -157,7 +157,7 @@ def refute(
     n_repeats: int = 20,
     subset_fraction: float = 0.8,
     random_state: int | None = None,
-    n_jobs: int | None = 1,
+    n_jobs: int | None = None,
 ) -> list[Refutation]:
     """Run refuters on a fitted estimator (its ``result_`` is the original estimate)."""
     unknown = [r for r in refuters if r not in REFUTERS]

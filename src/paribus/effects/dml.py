@@ -45,6 +45,7 @@ import numpy as np
 from sklearn.base import is_classifier
 
 from paribus._core.crossfit import Nuisance, cross_fit, make_folds
+from paribus._core.defaults import default_classifier, default_regressor
 from paribus._core.learners import model_name
 from paribus._core.linear_score import LinearScoreSolution, solve_linear_score
 from paribus._core.multiplier import max_t_draws
@@ -71,11 +72,7 @@ from paribus._core.repeated import (
 )
 from paribus.data import CausalData
 from paribus.effects._base import EffectEstimator
-from paribus.effects.aipw import (
-    _default_outcome_model,
-    _default_propensity_model,
-    aipw_score_elements,
-)
+from paribus.effects.aipw import aipw_score_elements
 from paribus.errors import DataError, ParameterError
 from paribus.results import Effect, EffectTable
 
@@ -279,8 +276,10 @@ class PLR(_DoubleML):
     level : float, default 0.95
     random_state : int or None
         Seeds the folds and every learner whose ``random_state`` is None.
-    n_jobs : int, default 1
-        Nuisance fits run in parallel through the shared backend; results are identical
+    n_jobs : int, optional
+        Workers for the nuisance fits (every (nuisance, fold) pair is one task); None
+        takes ``paribus.config(n_jobs=...)``, by default every core. Learners' own
+        threads are bounded so the cores are not oversubscribed. Results are identical
         whatever its value.
 
     Attributes
@@ -325,7 +324,7 @@ class PLR(_DoubleML):
         aggregation: Literal["median", "mean"] = "median",
         level: float = 0.95,
         random_state: int | None = None,
-        n_jobs: int | None = 1,
+        n_jobs: int | None = None,
     ) -> None:
         self.estimand = estimand
         self.outcome_model = outcome_model
@@ -340,8 +339,8 @@ class PLR(_DoubleML):
 
     def _learners(self) -> list[Any]:
         return [
-            _or_default(self.outcome_model, _default_outcome_model()),
-            _or_default(self.treatment_model, _default_outcome_model()),
+            _or_default(self.outcome_model, default_regressor()),
+            _or_default(self.treatment_model, default_regressor()),
         ]
 
     def fit(
@@ -416,11 +415,11 @@ class PLR(_DoubleML):
 
     def _check_learners(self, y: np.ndarray, d: np.ndarray, name: str) -> tuple[Any, Any]:
         binary = _is_binary(d)
-        outcome = _or_default(self.outcome_model, _default_outcome_model())
+        outcome = _or_default(self.outcome_model, default_regressor())
         if self.treatment_model is not None:
             treat = self.treatment_model
         else:
-            treat = _default_propensity_model() if binary else _default_outcome_model()
+            treat = default_classifier() if binary else default_regressor()
         if _predicts_proba(treat) and not binary:
             raise ParameterError(
                 f"PLR: treatment_model {model_name(treat)} is a classifier but treatment "
@@ -545,7 +544,8 @@ class IRM(_DoubleML):
         Propensities are clipped to ``[clip, 1 - clip]`` in the score.
     level : float, default 0.95
     random_state : int or None
-    n_jobs : int, default 1
+    n_jobs : int, optional
+        As in :class:`PLR`.
 
     Attributes
     ----------
@@ -575,7 +575,7 @@ class IRM(_DoubleML):
         clip: float = 0.01,
         level: float = 0.95,
         random_state: int | None = None,
-        n_jobs: int | None = 1,
+        n_jobs: int | None = None,
     ) -> None:
         self.estimand = estimand
         self.outcome_model = outcome_model
@@ -590,8 +590,8 @@ class IRM(_DoubleML):
 
     def _learners(self) -> list[Any]:
         return [
-            _or_default(self.outcome_model, _default_outcome_model()),
-            _or_default(self.propensity_model, _default_propensity_model()),
+            _or_default(self.outcome_model, default_regressor()),
+            _or_default(self.propensity_model, default_classifier()),
         ]
 
     def _estimate(self, data: CausalData) -> Effect:

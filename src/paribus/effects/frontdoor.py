@@ -100,7 +100,7 @@ class FrontDoor(EffectEstimator):
         n_bootstrap: int = 200,
         level: float = 0.95,
         random_state: int | None = None,
-        n_jobs: int | None = 1,
+        n_jobs: int | None = None,
         show_progress: bool | None = None,
     ) -> None:
         self.mediators = mediators

@@ -141,8 +141,8 @@ class GComputation(EffectEstimator):
         Seeds the resampling and every unset ``random_state`` of the outcome
         models; the same seed gives the same result bit for bit for any ``n_jobs``.
     n_jobs : int, optional
-        Bootstrap replicates run in parallel through the shared backend; give the
-        outcome model ``n_jobs=1`` then, to avoid oversubscribing cores.
+        Workers for the bootstrap replicates; None takes ``paribus.config(n_jobs=...)``.
+        Learners' own threads are bounded so the cores are not oversubscribed.
     show_progress : bool, optional
         Draw a progress bar over the replicates; None draws one only on an
         interactive terminal.
@@ -180,7 +180,7 @@ class GComputation(EffectEstimator):
         n_bootstrap: int = 200,
         level: float = 0.95,
         random_state: int | None = None,
-        n_jobs: int | None = 1,
+        n_jobs: int | None = None,
         show_progress: bool | None = None,
     ) -> None:
         self.estimand = estimand

@@ -63,8 +63,8 @@ class IPW(EffectEstimator):
     n_bootstrap : int, default 200
     level : float, default 0.95
     random_state : int or None
-    n_jobs : int, default 1
-        Parallel bootstrap replicates.
+    n_jobs : int, optional
+        Workers for the bootstrap replicates; None takes ``paribus.config(n_jobs=...)``.
 
     Attributes
     ----------
@@ -101,7 +101,7 @@ class IPW(EffectEstimator):
         n_bootstrap: int = 200,
         level: float = 0.95,
         random_state: int | None = None,
-        n_jobs: int | None = 1,
+        n_jobs: int | None = None,
     ) -> None:
         self.estimand = estimand
         self.propensity_model = propensity_model

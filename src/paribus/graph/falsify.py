@@ -497,7 +497,7 @@ def falsify(
     correction: str | None = "holm",
     n_permutations: int = 100,
     random_state: int | None = None,
-    n_jobs: int | None = 1,
+    n_jobs: int | None = None,
     show_progress: bool | None = None,
 ) -> FalsificationReport:
     """Test the conditional independences a causal graph implies, against random graphs.
