@@ -131,7 +131,7 @@ def config(
         "boosting": boosting,
     }
     known = {f.name for f in fields(Config)}
-    changes = {k: v for k, v in given.items() if v is not _UNSET and k in known}
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v is not _UNSET and k in known}
     previous = _current
     _current = _check(replace(previous, **changes))
     return _Setting(previous)

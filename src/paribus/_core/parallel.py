@@ -74,14 +74,14 @@ def run_tasks(
         backend, _ = get_active_backend()
         inner = inner_thread_limit(workers)
         task: Callable[..., R] = func
+        scope: Any = nullcontext()
         if getattr(backend, "uses_threads", False):
             # OpenMP's thread count is per calling thread: bound it inside each task
-            task, scope = partial(_bounded, func, inner), nullcontext()
+            task = partial(_bounded, func, inner)
         elif getattr(backend, "supports_inner_max_num_threads", False):
             # loky and friends set the bound in each worker's environment
-            scope: Any = parallel_config(backend=backend, inner_max_num_threads=inner)
-        else:  # e.g. a cluster backend whose workers size their own pools
-            scope = nullcontext()
+            scope = parallel_config(backend=backend, inner_max_num_threads=inner)
+        # otherwise (e.g. a cluster backend) the workers size their own pools
         with scope:
             results = Parallel(n_jobs=workers, return_as="generator")(
                 delayed(task)(*t) for t in tasks
