@@ -25,6 +25,16 @@ FAST = {
     "frontdoor": {"mediators": ["x1"], "n_bootstrap": 30},
     "dml-plr": {"folds": 2, "outcome_model": LinearRegression(), "treatment_model": Logit()},
     "dml-irm": {"folds": 2, "outcome_model": LinearRegression(), "propensity_model": Logit()},
+    "s-learner": {"outcome_model": LinearRegression(), "n_bootstrap": 20},
+    "t-learner": {"outcome_model": LinearRegression(), "n_bootstrap": 20},
+    "x-learner": {
+        "outcome_model": LinearRegression(),
+        "effect_model": LinearRegression(),
+        "propensity_model": Logit(),
+        "n_bootstrap": 20,
+    },
+    "r-learner": {"folds": 2, "outcome_model": LinearRegression(), "propensity_model": Logit()},
+    "dr-learner": {"folds": 2, "outcome_model": LinearRegression(), "propensity_model": Logit()},
 }
 #: methods whose fit takes no covariates (their variables are settings)
 NO_COVARIATES = {"frontdoor"}

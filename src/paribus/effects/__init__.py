@@ -1,4 +1,4 @@
-"""Selection on observables: estimators of average effects of a binary treatment."""
+"""Selection on observables: average effects of a treatment, and CATE meta-learners."""
 
 from paribus._core.logit import Logit
 from paribus.effects.aipw import AIPW
@@ -8,6 +8,14 @@ from paribus.effects.frontdoor import FrontDoor
 from paribus.effects.g_computation import GComputation
 from paribus.effects.ipw import IPW
 from paribus.effects.matching import Matching
+from paribus.effects.meta import (
+    CATEEstimator,
+    DRLearner,
+    RLearner,
+    SLearner,
+    TLearner,
+    XLearner,
+)
 from paribus.effects.regression import RegressionAdjustment
 from paribus.effects.subclassification import Subclassification
 
@@ -17,11 +25,17 @@ __all__ = [
     "IRM",
     "METHODS",
     "PLR",
+    "CATEEstimator",
+    "DRLearner",
     "FrontDoor",
     "GComputation",
     "Logit",
     "Matching",
+    "RLearner",
     "RegressionAdjustment",
+    "SLearner",
     "Subclassification",
+    "TLearner",
+    "XLearner",
     "estimate",
 ]

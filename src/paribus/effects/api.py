@@ -13,6 +13,7 @@ from paribus.effects.frontdoor import FrontDoor
 from paribus.effects.g_computation import GComputation
 from paribus.effects.ipw import IPW
 from paribus.effects.matching import Matching
+from paribus.effects.meta import DRLearner, RLearner, SLearner, TLearner, XLearner
 from paribus.effects.regression import RegressionAdjustment
 from paribus.effects.subclassification import Subclassification
 from paribus.errors import ParameterError
@@ -31,6 +32,11 @@ METHODS: dict[str, type[EffectEstimator]] = {
     "frontdoor": FrontDoor,
     "dml-plr": PLR,
     "dml-irm": IRM,
+    "s-learner": SLearner,
+    "t-learner": TLearner,
+    "x-learner": XLearner,
+    "r-learner": RLearner,
+    "dr-learner": DRLearner,
 }
 
 
