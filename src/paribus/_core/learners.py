@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 from sklearn.base import clone
 
-__all__ = ["model_name", "seeded_clone"]
+__all__ = ["bounded_threads", "model_name", "seeded_clone", "task_thread_bound"]
+
+_local = threading.local()
+
+
+class bounded_threads:
+    """Within this context (one parallel task on a thread), learners get ``threads`` threads."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def __enter__(self) -> None:
+        self._previous = getattr(_local, "threads", None)
+        _local.threads = self.threads
+
+    def __exit__(self, *exc: object) -> None:
+        _local.threads = self._previous
+
+
+def task_thread_bound() -> int | None:
+    """Threads a learner may use here: the parallel task's share, or ``OMP_NUM_THREADS``.
+
+    joblib's process workers get ``OMP_NUM_THREADS = cores // workers`` in their
+    environment; thread workers get the bound through :class:`bounded_threads`. None
+    means no bound (a serial run with no OpenMP setting).
+    """
+    threads = getattr(_local, "threads", None)
+    if threads:
+        return int(threads)
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    return int(env) if env.isdigit() and int(env) > 0 else None
 
 
 def model_name(model: Any) -> str:
@@ -22,15 +54,30 @@ def seeded_clone(learner: Any, seed: int | None) -> Any:
 
     Fixing the seed of every randomised learner from the estimator's spawned
     streams is what makes results reproducible to the bit, serially or in parallel.
+    Inside a parallel task its ``n_jobs`` is also capped at the task's thread share
+    (:func:`task_thread_bound`), so learners never oversubscribe the cores.
     """
     model = clone(learner)
-    if seed is None or not hasattr(model, "get_params"):
+    if not hasattr(model, "get_params"):
         return model
-    unset = {
-        name: seed
-        for name, value in model.get_params(deep=True).items()
-        if (name == "random_state" or name.endswith("__random_state")) and value is None
-    }
-    if unset:
-        model.set_params(**unset)
+    params = model.get_params(deep=True)
+    changes = {}
+    if seed is not None:
+        changes = {
+            name: seed
+            for name, value in params.items()
+            if (name == "random_state" or name.endswith("__random_state")) and value is None
+        }
+    bound = task_thread_bound()
+    if bound is not None:
+        # LightGBM, XGBoost and scikit-learn forests take their thread count from n_jobs,
+        # not from OpenMP's setting: cap "all cores" (None or negative) and larger values
+        changes |= {
+            name: bound
+            for name, value in params.items()
+            if (name == "n_jobs" or name.endswith("__n_jobs"))
+            and (value is None or (isinstance(value, int) and (value < 0 or value > bound)))
+        }
+    if changes:
+        model.set_params(**changes)
     return model

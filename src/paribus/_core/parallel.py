@@ -25,6 +25,7 @@ from joblib.parallel import get_active_backend
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from paribus._core.config import cpu_count, effective_n_jobs, get_config
+from paribus._core.learners import bounded_threads
 from paribus._core.progress import progress
 
 R = TypeVar("R")
@@ -50,7 +51,7 @@ def inner_thread_limit(workers: int) -> int:
 
 
 def _bounded(func: Callable[..., R], threads: int, *args: Any) -> R:
-    with threadpool_limits(limits=threads):
+    with threadpool_limits(limits=threads), bounded_threads(threads):
         return func(*args)
 
 

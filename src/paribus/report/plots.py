@@ -1,15 +1,20 @@
-"""The plots users of each analysis expect: estimates with intervals, propensity overlap."""
+"""The plots users of each analysis expect: estimates with intervals, propensity overlap,
+heterogeneity (GATES) and calibration of predicted effects."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import stats
 
 from paribus.results import EffectTable
 
-__all__ = ["plot_effects", "plot_overlap"]
+if TYPE_CHECKING:
+    from paribus.checks.heterogeneity import HeterogeneityReport
+
+__all__ = ["plot_calibration", "plot_effects", "plot_gates", "plot_overlap"]
 
 
 def plot_effects(
@@ -69,3 +74,135 @@ def plot_overlap(
     ax.legend(frameon=False)
     ax.figure.tight_layout()
     return ax
+
+
+def plot_gates(report: HeterogeneityReport, *, ax: Any = None) -> Any:
+    """GATES of each proxy quantile group with intervals, the BLP line and the ATE.
+
+    The BLP-implied effect of group ``k`` is ``beta1 + beta2 (S_k - mean S)`` with
+    ``S_k`` the group's mean proxy: the GATES lie on it when the proxy's heterogeneity
+    is linear in the truth (Chernozhukov, Demirer, Duflo & Fernández-Val 2018).
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    k = report.n_groups
+    x = np.arange(1, k + 1)
+    gates = [report.gates[j] for j in range(k)]
+    est = np.array([g.estimate for g in gates])
+    lo = np.array([g.ci_lower for g in gates])
+    hi = np.array([g.ci_upper for g in gates])
+    beta1, beta2 = report.blp["beta1"], report.blp["beta2"]
+    implied = beta1.estimate + beta2.estimate * (
+        np.asarray(report.group_predictions) - report.mean_prediction
+    )
+    ax.errorbar(
+        x,
+        est,
+        yerr=[est - lo, hi - est],
+        fmt="o",
+        color="C0",
+        capsize=3,
+        label=f"GATES ({100 * report.level:g}% interval)",
+    )
+    ax.plot(x, implied, "--", color="C1", label="BLP: beta1 + beta2 (S_k - mean S)")
+    ax.axhline(beta1.estimate, color="C2", ls=":", lw=1, label="ATE (beta1)")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(x, [f"G{j}" for j in x])
+    ax.set_xlabel(f"group by predicted effect (G1 least, G{k} most affected)")
+    ax.set_ylabel("average treatment effect")
+    ax.set_title("Group average treatment effects (GATES)")
+    ax.legend(frameon=False, loc="best")
+    ax.figure.tight_layout()
+    return ax
+
+
+def _draw_calibration(
+    ax: Any,
+    predicted: np.ndarray,
+    estimate: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    level: float,
+    *,
+    title: str,
+) -> Any:
+    """Mean predicted effect (x) against the realised effect (y, with intervals), and y = x."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 5))
+    ax.errorbar(
+        predicted,
+        estimate,
+        yerr=[estimate - lower, upper - estimate],
+        fmt="o",
+        color="C0",
+        capsize=3,
+        label=f"realised (doubly robust), {100 * level:g}% interval",
+    )
+    span = np.concatenate([predicted, lower, upper])
+    span = span[np.isfinite(span)]
+    lim = (float(span.min()), float(span.max())) if span.size else (0.0, 1.0)
+    ax.plot(lim, lim, color="grey", ls="--", lw=1, label="perfect calibration")
+    ax.set_xlabel("mean predicted effect")
+    ax.set_ylabel("mean realised effect")
+    ax.set_title(title)
+    ax.legend(frameon=False, loc="best")
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_calibration(
+    predicted: Any,
+    realized: Any,
+    *,
+    bins: int = 10,
+    level: float = 0.95,
+    ax: Any = None,
+) -> Any:
+    """Calibration of predicted effects: by quantile bins of the prediction.
+
+    For each of ``bins`` quantile bins of ``predicted`` it plots the mean prediction
+    against the mean of ``realized``, the doubly robust pseudo-outcomes whose
+    conditional mean is the true effect (:func:`paribus.checks.dr_pseudo_outcomes`),
+    with a normal interval from the bin's HC1 error, and the 45-degree line. A
+    calibrated model's points lie on the line. Predictions should be out of sample.
+    """
+    from paribus._core.groups import group_means, quantile_groups
+    from paribus._core.params import check_level
+    from paribus.errors import DataError, ParameterError
+
+    level = check_level(level)
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
+        raise ParameterError(f"bins={bins!r} is invalid; expected an integer >= 2.")
+    s = np.asarray(predicted, dtype=float).reshape(-1)
+    psi = np.asarray(realized, dtype=float).reshape(-1)
+    if s.size != psi.size:
+        raise DataError(
+            f"predicted has {s.size} values but realized has {psi.size}; pass one predicted "
+            "and one realised effect per unit."
+        )
+    for name, arr in (("predicted", s), ("realized", psi)):
+        if not np.all(np.isfinite(arr)):
+            raise DataError(f"{name} has non-finite values; drop or impute them first.")
+    groups = quantile_groups(s, bins)
+    sizes = np.bincount(groups, minlength=bins)
+    if sizes.min() < 2:
+        raise DataError(
+            f"predicted takes {np.unique(s).size} distinct values, too few for {bins} quantile "
+            f"bins (bin sizes {sizes.tolist()}); use fewer bins."
+        )
+    means = group_means(psi, groups, bins)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    x = np.bincount(groups, weights=s, minlength=bins) / sizes
+    return _draw_calibration(
+        ax,
+        x,
+        means.means,
+        means.means - z * means.std_errors,
+        means.means + z * means.std_errors,
+        level,
+        title=f"Calibration by {bins} quantile bins of the prediction",
+    )

@@ -166,11 +166,7 @@ class CATEEstimator(EffectEstimator):
         """Code the treatment as arms 0 (control) .. K and record the levels."""
         name = type(self).__name__
         t = cd.t
-        levels = np.unique(t)
-        if levels.size < 2:
-            raise DataError(
-                f"{name}: treatment {cd.treatment!r} takes a single value; nothing to compare."
-            )
+        levels = np.unique(t)  # CausalData has refused a constant treatment
         if levels.size > MAX_LEVELS:
             raise DataError(
                 f"{name}: treatment {cd.treatment!r} has {levels.size} distinct values; "
