@@ -8,7 +8,7 @@ Identify, estimate, and try to break it::
     print(effect)
 """
 
-from paribus import checks, datasets, errors
+from paribus import checks, datasets, errors, learners
 from paribus._core.config import config, get_config
 from paribus.data import CausalData
 from paribus.effects import (
@@ -71,4 +71,5 @@ __all__ = [
     "estimate",
     "get_config",
     "identify",
+    "learners",
 ]

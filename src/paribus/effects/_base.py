@@ -22,7 +22,14 @@ __all__ = ["EffectEstimator", "learner_allows_nan"]
 
 
 def learner_allows_nan(learner: Any) -> bool:
-    """Whether a scikit-learn estimator handles NaN inputs natively (its ``allow_nan`` tag)."""
+    """Whether a scikit-learn estimator handles NaN inputs natively (its ``allow_nan`` tag).
+
+    A search meta-estimator (``GridSearchCV``, :func:`paribus.learners.tuned_regressor`)
+    allows NaN when the estimator it tunes does.
+    """
+    inner = getattr(learner, "estimator", None)
+    if inner is not None and hasattr(learner, "param_grid"):
+        return learner_allows_nan(inner)
     try:
         from sklearn.utils import get_tags
 
