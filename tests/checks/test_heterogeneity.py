@@ -456,3 +456,19 @@ def test_plots_render(oracle):
 def test_report_type_is_exported():
     assert isinstance(validate_heterogeneity.__doc__, str)
     assert HeterogeneityReport.__name__ in paribus.checks.__all__
+
+
+@pytest.mark.parametrize("learner", ["dr", "x"])
+def test_paribus_meta_learners_are_cate_models(learner):
+    frame, _ = simulate(1500, seed=41)
+    model = (
+        paribus.DRLearner(outcome_model=LinearRegression(), propensity_model=Logit())
+        if learner == "dr"
+        else paribus.XLearner(n_bootstrap=100)
+    )
+    report = validate_heterogeneity(
+        frame, model, treatment="t", outcome="y", covariates=COVS, splits=4, random_state=0, **FAST
+    )
+    beta2 = report.blp["beta2"]
+    assert beta2.p_value < 1e-3 and abs(beta2.estimate - 1) < 0.5
+    assert model.get_params()["n_bootstrap"] == 100  # the user's model is not changed
