@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 
 .PHONY: demo test slow lint format bench clean
+.PHONY: bench-dml
 
 LINTED := $(wildcard src tests bench examples)
 
@@ -49,6 +50,10 @@ format: $(VENV)/.test
 
 bench: .venv-bench/.installed
 	.venv-bench/bin/python bench/bench_matching_aipw.py
+
+## bench-dml: DML PLR/IRM against DoubleML and EconML, and the bare-nuisance floor
+bench-dml: .venv-bench/.installed
+	.venv-bench/bin/python bench/bench_dml.py
 
 clean:
 	rm -rf $(VENV) .venv-bench out .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,10 @@ out-of-fold predictions for every unit (Chernozhukov et al. 2018, "Double/debias
 machine learning", Definition 3.1). With ``folds=1`` nuisances are fitted and
 predicted on the full sample: the classical (non-cross-fitted) estimator, valid for
 parametric nuisance models.
+
+Instrumental-variable models add a third variable: with ``cross_fit(..., z=Z)`` a
+nuisance may learn an instrument column (``target="instrument"``) or train on one arm
+of a 0/1 instrument (``rows="instrument=1"`` / ``"instrument=0"``).
 """
 
 from __future__ import annotations
@@ -37,15 +41,19 @@ class Nuisance:
         Key of its predictions in the returned dict.
     learner : scikit-learn estimator
         Cloned for every fold; classifiers predict ``P(target = 1 | X)``.
-    target : {"outcome", "treatment"}
-    rows : {"all", "treated", "control"}
-        Which training rows it learns from (e.g. the outcome model of the control arm).
+    target : {"outcome", "treatment", "instrument"}
+    rows : {"all", "treated", "control", "instrument=1", "instrument=0"}
+        Which training rows it learns from (e.g. the outcome model of the control arm,
+        or of the units whose instrument is 1).
+    column : int, default 0
+        The instrument column meant by ``target="instrument"`` and the instrument rows.
     """
 
     name: str
     learner: Any
-    target: Literal["outcome", "treatment"]
-    rows: Literal["all", "treated", "control"] = "all"
+    target: Literal["outcome", "treatment", "instrument"]
+    rows: Literal["all", "treated", "control", "instrument=1", "instrument=0"] = "all"
+    column: int = 0
 
 
 def make_folds(
@@ -77,6 +85,14 @@ def make_folds(
     return list(KFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(n)))
 
 
+def _instrument(nuisance: Nuisance, z: np.ndarray | None) -> np.ndarray:
+    if z is None:
+        raise ParameterError(
+            f"nuisance {nuisance.name!r} needs the instrument: pass cross_fit(z=...)."
+        )
+    return z[:, nuisance.column]
+
+
 def _fit_predict(
     nuisance: Nuisance,
     X: np.ndarray,
@@ -85,12 +101,19 @@ def _fit_predict(
     train: np.ndarray,
     test: np.ndarray,
     seed: int,
+    z: np.ndarray | None = None,
 ) -> np.ndarray:
     if nuisance.rows == "treated":
         train = train[t[train] == 1]
     elif nuisance.rows == "control":
         train = train[t[train] == 0]
-    target = y if nuisance.target == "outcome" else t
+    elif nuisance.rows in ("instrument=1", "instrument=0"):
+        arm = 1.0 if nuisance.rows == "instrument=1" else 0.0
+        train = train[_instrument(nuisance, z)[train] == arm]
+    if nuisance.target == "instrument":
+        target = _instrument(nuisance, z)
+    else:
+        target = y if nuisance.target == "outcome" else t
     model = seeded_clone(nuisance.learner, seed)
     if len(np.unique(target[train])) < 2 and is_classifier(model):
         raise DataError(
@@ -118,16 +141,21 @@ def cross_fit(
     folds: list[tuple[np.ndarray, np.ndarray]],
     seed_root: np.random.SeedSequence,
     n_jobs: int | None = 1,
+    *,
+    z: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Out-of-fold predictions of every nuisance, for every unit.
 
     Each (nuisance, fold) task gets its own seed spawned from ``seed_root``, so the
-    result is the same bit for bit whatever ``n_jobs`` is.
+    result is the same bit for bit whatever ``n_jobs`` is. ``z`` holds the instrument
+    column(s), shape ``(n,)`` or ``(n, k)``, for nuisances that use them.
     """
     tasks = [(nu, fold) for nu in nuisances for fold in range(len(folds))]
     seeds = child_seeds(seed_root, len(tasks))
+    zz = None if z is None else np.asarray(z, dtype=float).reshape(t.size, -1)
     args = [
-        (nu, X, y, t, folds[k][0], folds[k][1], s) for (nu, k), s in zip(tasks, seeds, strict=True)
+        (nu, X, y, t, folds[k][0], folds[k][1], s, zz)
+        for (nu, k), s in zip(tasks, seeds, strict=True)
     ]
     preds = run_tasks(_fit_predict, args, n_jobs=n_jobs, desc="cross-fitting")
     out = {nu.name: np.full(t.size, np.nan) for nu in nuisances}
