@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from _sim import COVARIATES, simulate
@@ -175,3 +176,17 @@ def test_demo_writes_report(capsys, tmp_path):
     assert {"aipw", "ipw", "matching", "regression (OLS)", "subclassification"} <= set(labels)
     assert (tmp_path / "report.txt").read_text().startswith("Effect of NSW training")
     assert "Balance" in out
+
+
+def test_estimate_with_an_instrument(capsys, tmp_path):
+    frame = simulate(n=600, seed=3).frame
+    flip = np.random.default_rng(3).random(len(frame)) < 0.15
+    path = tmp_path / "iv.csv"
+    frame.assign(z=np.where(flip, 1 - frame["t"], frame["t"])).to_csv(path, index=False)
+    args = ["estimate", str(path), "--treatment", "t", "--outcome", "y"]
+    args += ["--covariates", ",".join(COVARIATES), "--random-state", "0", "--json"]
+    code, out, err = run(capsys, *args, "--method", "dml-iivm", "--instrument", "z")
+    assert code == 0, err
+    assert json.loads(out)["estimand"] == "LATE"
+    code, _, err = run(capsys, *args, "--method", "aipw", "--instrument", "z")
+    assert code == 2 and "takes no instrument" in err and "dml-pliv" in err

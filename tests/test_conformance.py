@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
@@ -25,6 +26,18 @@ FAST = {
     "frontdoor": {"mediators": ["x1"], "n_bootstrap": 30},
     "dml-plr": {"folds": 2, "outcome_model": LinearRegression(), "treatment_model": Logit()},
     "dml-irm": {"folds": 2, "outcome_model": LinearRegression(), "propensity_model": Logit()},
+    "dml-pliv": {
+        "folds": 2,
+        "outcome_model": LinearRegression(),
+        "treatment_model": LinearRegression(),
+        "instrument_model": LinearRegression(),
+    },
+    "dml-iivm": {
+        "folds": 2,
+        "outcome_model": LinearRegression(),
+        "treatment_model": Logit(),
+        "propensity_model": Logit(),
+    },
     "s-learner": {"outcome_model": LinearRegression(), "n_bootstrap": 20},
     "t-learner": {"outcome_model": LinearRegression(), "n_bootstrap": 20},
     "x-learner": {
@@ -38,15 +51,25 @@ FAST = {
 }
 #: methods whose fit takes no covariates (their variables are settings)
 NO_COVARIATES = {"frontdoor"}
+#: instrumental-variable methods: fitted with the binary instrument column "z"
+INSTRUMENTED = {"dml-pliv", "dml-iivm"}
 
 
 @pytest.fixture(scope="module")
 def data():
-    return simulate(n=400, seed=7).frame
+    frame = simulate(n=400, seed=7).frame
+    # an instrument that moves the treatment (its validity is not what is checked here)
+    flip = np.random.default_rng(7).random(len(frame)) < 0.2
+    return frame.assign(z=np.where(flip, 1 - frame["t"], frame["t"]))
 
 
 def covariates_for(method: str) -> list[str] | None:
     return None if method in NO_COVARIATES else COVARIATES
+
+
+def fit(est, method: str, data):
+    extra = {"instrument": "z"} if method in INSTRUMENTED else {}
+    return est.fit(data, "t", "y", covariates_for(method), **extra)
 
 
 def make(method: str, **extra):
@@ -69,7 +92,7 @@ def test_constructor_only_stores_settings(method):
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_fit_returns_self_and_result(method, data):
     est = make(method)
-    assert est.fit(data, "t", "y", covariates_for(method)) is est
+    assert fit(est, method, data) is est
     assert isinstance(est.result_, Effect)
     assert est.result_.method == method
     assert est.result_.n_obs == len(data)
@@ -96,16 +119,16 @@ def test_unfitted_use_raises(method):
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
-@pytest.mark.parametrize("setting", [{"level": 1.5}, {"estimand": "LATE"}])
+@pytest.mark.parametrize("setting", [{"level": 1.5}, {"estimand": "QTE"}])
 def test_bad_settings_raise_parameter_error_at_fit(method, setting, data):
     est = make(method, **setting)
     with pytest.raises(ParameterError, match=next(iter(setting))):
-        est.fit(data, "t", "y", covariates_for(method))
+        fit(est, method, data)
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_result_is_immutable_and_serialises(method, data):
-    result = make(method).fit(data, "t", "y", covariates_for(method)).result_
+    result = fit(make(method), method, data).result_
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.estimate = 0.0  # type: ignore[misc]
     assert Effect.from_dict(json.loads(json.dumps(result.to_dict()))) == result
@@ -113,8 +136,8 @@ def test_result_is_immutable_and_serialises(method, data):
 
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_same_seed_same_result(method, data):
-    a = make(method).fit(data, "t", "y", covariates_for(method)).result_
-    b = make(method).fit(data, "t", "y", covariates_for(method)).result_
+    a = fit(make(method), method, data).result_
+    b = fit(make(method), method, data).result_
     assert a == b
 
 
@@ -133,9 +156,10 @@ def test_estimate_entry_point_matches_class(method, estimand, data):
         covariates=covariates_for(method),
         method=method,
         estimand=estimand,
+        instrument="z" if method in INSTRUMENTED else None,
         **settings,
     )
-    direct = make(method, estimand=estimand).fit(data, "t", "y", covariates_for(method)).result_
+    direct = fit(make(method, estimand=estimand), method, data).result_
     assert via_api == direct
     assert via_api.estimand == estimand
 

@@ -13,8 +13,10 @@ from paribus._core.config import config, get_config
 from paribus.data import CausalData
 from paribus.effects import (
     AIPW,
+    IIVM,
     IPW,
     IRM,
+    PLIV,
     PLR,
     CATEEstimator,
     DRLearner,
@@ -39,8 +41,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AIPW",
+    "IIVM",
     "IPW",
     "IRM",
+    "PLIV",
     "PLR",
     "CATEEstimator",
     "CausalData",

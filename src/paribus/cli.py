@@ -45,7 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--outcome", required=True)
     est.add_argument("--covariates", default="", help="comma-separated column names")
     est.add_argument("--method", required=True, choices=list(METHODS))
-    est.add_argument("--estimand", default="ATE", choices=["ATE", "ATT", "ATC"])
+    est.add_argument(
+        "--estimand",
+        default=None,
+        choices=["ATE", "ATT", "ATC", "LATE"],
+        help="default: the method's own (ATE; LATE for dml-iivm)",
+    )
+    est.add_argument("--instrument", default=None, help="comma-separated, for dml-pliv/iivm")
     est.add_argument("--level", type=float, default=0.95)
     est.add_argument("--random-state", type=int, default=None)
     est.add_argument("--cluster", default=None)
@@ -77,6 +83,13 @@ def _load(source: str) -> Any:
     return source
 
 
+def _instruments(text: str | None) -> str | list[str] | None:
+    if text is None:
+        return None
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    return names[0] if len(names) == 1 else names
+
+
 def _estimate(args: argparse.Namespace) -> int:
     covariates = [c.strip() for c in args.covariates.split(",") if c.strip()]
     settings: dict[str, Any] = {"level": args.level}
@@ -91,6 +104,7 @@ def _estimate(args: argparse.Namespace) -> int:
             covariates=covariates,
             method=args.method,
             estimand=args.estimand,
+            instrument=_instruments(args.instrument),
             cluster=args.cluster,
             dropna=args.dropna,
             **_only_known(args.method, settings),

@@ -4,6 +4,7 @@ from paribus._core.logit import Logit
 from paribus.effects.aipw import AIPW
 from paribus.effects.api import METHODS, estimate
 from paribus.effects.dml import IRM, PLR
+from paribus.effects.dml_iv import IIVM, PLIV
 from paribus.effects.frontdoor import FrontDoor
 from paribus.effects.g_computation import GComputation
 from paribus.effects.ipw import IPW
@@ -21,9 +22,11 @@ from paribus.effects.subclassification import Subclassification
 
 __all__ = [
     "AIPW",
+    "IIVM",
     "IPW",
     "IRM",
     "METHODS",
+    "PLIV",
     "PLR",
     "CATEEstimator",
     "DRLearner",

@@ -9,6 +9,7 @@ from typing import Any
 from paribus.effects._base import EffectEstimator
 from paribus.effects.aipw import AIPW
 from paribus.effects.dml import IRM, PLR
+from paribus.effects.dml_iv import IIVM, PLIV, _DoubleMLIV
 from paribus.effects.frontdoor import FrontDoor
 from paribus.effects.g_computation import GComputation
 from paribus.effects.ipw import IPW
@@ -32,6 +33,8 @@ METHODS: dict[str, type[EffectEstimator]] = {
     "frontdoor": FrontDoor,
     "dml-plr": PLR,
     "dml-irm": IRM,
+    "dml-pliv": PLIV,
+    "dml-iivm": IIVM,
     "s-learner": SLearner,
     "t-learner": TLearner,
     "x-learner": XLearner,
@@ -67,7 +70,8 @@ def estimate(
     outcome: str,
     covariates: str | Sequence[str] | None = None,
     method: str,
-    estimand: str = "ATE",
+    estimand: str | None = None,
+    instrument: str | Sequence[str] | None = None,
     weights: str | None = None,
     cluster: str | None = None,
     dropna: bool = False,
@@ -82,9 +86,15 @@ def estimate(
     treatment, outcome : str
     covariates : list of str
         The adjustment set.
-    method : {"regression", "g-computation", "ipw", "matching", "subclassification", "aipw",
-              "frontdoor", "dml-plr", "dml-irm"}
-    estimand : {"ATE", "ATT", "ATC"}
+    method : str
+        A name in :data:`METHODS`: "regression", "g-computation", "ipw", "matching",
+        "subclassification", "aipw", "frontdoor", "dml-plr", "dml-irm", "dml-pliv",
+        "dml-iivm", "s-learner", "t-learner", "x-learner", "r-learner", "dr-learner".
+    estimand : str, optional
+        "ATE", "ATT", "ATC" or "LATE" where the method supports it; default: the
+        method's own (the ATE, or the LATE for "dml-iivm").
+    instrument : str or list of str, optional
+        The excluded instrument(s), for the instrumental-variable methods.
     weights, cluster : str, optional
         Sampling-weight and cluster columns, for the methods that support them.
     dropna : bool
@@ -97,6 +107,26 @@ def estimate(
     -------
     Effect
     """
-    est = estimator_for(method, estimand=estimand, **settings)
-    est.fit(data, treatment, outcome, covariates, weights=weights, cluster=cluster, dropna=dropna)
+    if estimand is not None:
+        settings["estimand"] = estimand
+    est = estimator_for(method, **settings)
+    extra: dict[str, Any] = {}
+    if instrument is not None:
+        if not isinstance(est, _DoubleMLIV):
+            iv = [name for name, cls in METHODS.items() if issubclass(cls, _DoubleMLIV)]
+            raise ParameterError(
+                f"method {method!r} takes no instrument; the instrumental-variable methods "
+                f"are {', '.join(iv)}."
+            )
+        extra["instrument"] = instrument
+    est.fit(
+        data,
+        treatment,
+        outcome,
+        covariates,
+        weights=weights,
+        cluster=cluster,
+        dropna=dropna,
+        **extra,
+    )
     return est.result_
