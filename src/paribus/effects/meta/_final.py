@@ -19,8 +19,8 @@ def linear_coefficients(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Least squares of ``target`` on ``design``: coefficients and HC0 influence values (n, p).
 
-    HC0 (no small-sample factor) is what EconML's linear final stages report, so
-    intervals compare one to one.
+    HC0 (no small-sample factor), the large-sample sandwich; EconML's linear final stages
+    default to HC1, which is HC0 times ``sqrt(n / (n - k))``.
     """
     fit = ols(design, target, weights, cov_type="HC0")
     return fit.coef, fit.influence

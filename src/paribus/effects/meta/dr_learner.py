@@ -55,7 +55,8 @@ class DRLearner(CATEEstimator):
         Cross-fitting folds, stratified by treatment level; or explicit ``(train, test)``
         pairs whose test sets partition the rows.
     clip : float in [0, 0.5), default 0.01
-        Propensities are clipped to at least ``clip`` in the pseudo-outcome.
+        Propensities are clipped to ``[clip, 1 - clip]`` in the pseudo-outcome (as AIPW
+        does, so with two levels ``e`` and ``1 - e`` stay complementary).
     n_bootstrap : int, default 100
         Final-stage refits for the intervals of a nonlinear ``final_model``.
     level : float, default 0.95
@@ -133,7 +134,9 @@ class DRLearner(CATEEstimator):
             "folds": len(self._folds),
             "clip": self.clip,
             "min_propensity": float(e.min()),
-            "share_clipped": float(np.mean(self._raw_e < self.clip)),
+            "share_clipped": float(
+                np.mean((self._raw_e < self.clip) | (self._raw_e > 1 - self.clip))
+            ),
         }
 
     def _fit_cate(
@@ -147,7 +150,7 @@ class DRLearner(CATEEstimator):
         mu, raw_e = arm_nuisances(
             outcome, propensity, X, y, arm, self._folds, nuisance_stream, self.n_jobs
         )
-        e = np.clip(raw_e, self.clip, None) if self.clip > 0 else raw_e
+        e = np.clip(raw_e, self.clip, 1 - self.clip) if self.clip > 0 else raw_e
         K = mu.shape[1] - 1
         phi = np.empty((y.size, K))
         control = arm == 0
