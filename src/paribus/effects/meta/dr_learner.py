@@ -16,29 +16,23 @@ final-stage refits (nuisances held fixed: their error is second order, Kennedy T
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 
-from paribus._core.defaults import default_classifier, default_regressor
 from paribus._core.inference import if_std_error
-from paribus._core.learners import model_name
-from paribus._core.params import Interval, Options
 from paribus._core.random import child_seeds
-from paribus._core.repeated import FOLDS
-from paribus.effects.meta._base import CATEEstimator, CATEFit, LinearCATE
+from paribus.effects.meta._base import CATEFit, LinearCATE
 from paribus.effects.meta._crossfit import arm_nuisances, plan_folds
+from paribus.effects.meta._families import FinalStageLearner
 from paribus.effects.meta._final import fit_model_cate, linear_coefficients
-from paribus.effects.meta._learn import CLASSIFIER, COMMON, REGRESSOR, require_classifier
+from paribus.effects.meta._learn import require_classifier
 from paribus.results import Effect
 
 __all__ = ["DRLearner"]
 
-FINAL = [Options(("linear",)), REGRESSOR[1]]
 
-
-class DRLearner(CATEEstimator):
+class DRLearner(FinalStageLearner):
     """DR-learner: a regression of doubly robust pseudo-outcomes on the covariates.
 
     Parameters
@@ -74,66 +68,10 @@ class DRLearner(CATEEstimator):
     """
 
     _method: ClassVar[str] = "dr-learner"
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "outcome_model": REGRESSOR,
-        "propensity_model": CLASSIFIER,
-        "final_model": FINAL,
-        "folds": FOLDS,
-        "clip": [Interval(0, 0.5, closed="left")],
-        **COMMON,
-    }
-
-    def __init__(
-        self,
-        estimand: Literal["ATE"] = "ATE",
-        outcome_model: Any = None,
-        propensity_model: Any = None,
-        final_model: Literal["linear"] | Any = "linear",
-        folds: int | Sequence[Any] = 5,
-        clip: float = 0.01,
-        n_bootstrap: int = 100,
-        level: float = 0.95,
-        random_state: int | None = None,
-        n_jobs: int | None = None,
-    ) -> None:
-        self.estimand = estimand
-        self.outcome_model = outcome_model
-        self.propensity_model = propensity_model
-        self.final_model = final_model
-        self.folds = folds
-        self.clip = clip
-        self.n_bootstrap = n_bootstrap
-        self.level = level
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-
-    def _learners(self) -> list[Any]:
-        models = [
-            default_regressor() if self.outcome_model is None else self.outcome_model,
-            default_classifier() if self.propensity_model is None else self.propensity_model,
-        ]
-        if not isinstance(self.final_model, str):
-            models.append(self.final_model)
-        return models
-
-    def _min_rows_per_arm(self) -> int:
-        folds = self.folds if isinstance(self.folds, (int, np.integer)) else 2
-        return max(2, int(folds))
-
-    def _needs_bootstrap(self) -> bool:
-        return not isinstance(self.final_model, str)
 
     def _diagnostics(self) -> dict[str, Any]:
-        e = self.nuisance_["e"]
-        return {
-            "outcome_model": model_name(self._learners()[0]),
-            "propensity_model": model_name(self._learners()[1]),
-            "final_model": "linear"
-            if isinstance(self.final_model, str)
-            else model_name(self.final_model),
-            "folds": len(self._folds),
-            "clip": self.clip,
-            "min_propensity": float(e.min()),
+        return super()._diagnostics() | {
+            "min_propensity": float(self.nuisance_["e"].min()),
             "share_clipped": float(
                 np.mean((self._raw_e < self.clip) | (self._raw_e > 1 - self.clip))
             ),
@@ -160,27 +98,16 @@ class DRLearner(CATEEstimator):
             phi[:, k - 1] = mu[:, k] + treated * (y - mu[:, k]) / e[:, k] - base
         self._raw_e = raw_e
         self.nuisance_ = {"mu": mu, "e": e, "phi": phi}
-        return self._final_fit(np.arange(y.size), X, phi, final_stream)
+        return self._final_fit(np.arange(y.size), X, final_stream)
 
-    def _final_fit(
-        self, rows: np.ndarray, X: np.ndarray, phi: np.ndarray, seeds: np.random.SeedSequence
-    ) -> CATEFit:
+    def _final_fit(self, rows: np.ndarray, X: np.ndarray, seeds: np.random.SeedSequence) -> CATEFit:
+        phi = self.nuisance_["phi"]
         if isinstance(self.final_model, str):
             design = np.column_stack([np.ones(rows.size), X[rows]])
             fits = [linear_coefficients(design, phi[rows, k]) for k in range(phi.shape[1])]
             return LinearCATE(np.array([c for c, _ in fits]), np.array([i for _, i in fits]))
         seeds_k = child_seeds(seeds, phi.shape[1])
         return fit_model_cate(self.final_model, X[rows], phi[rows], None, seeds_k)
-
-    def _bootstrap_fit(
-        self,
-        idx: np.ndarray,
-        X: np.ndarray,
-        y: np.ndarray,
-        arm: np.ndarray,
-        seeds: np.random.SeedSequence,
-    ) -> CATEFit:
-        return self._final_fit(idx, X, self.nuisance_["phi"], seeds)
 
     def _ate_effects(self, X: np.ndarray) -> list[Effect]:
         phi = self.nuisance_["phi"]

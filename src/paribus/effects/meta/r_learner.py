@@ -15,28 +15,23 @@ loss), with bootstrap intervals over final-stage refits. Binary treatments.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 
 from paribus._core.crossfit import Nuisance, cross_fit
-from paribus._core.defaults import default_classifier, default_regressor
-from paribus._core.learners import model_name
-from paribus._core.params import Interval
 from paribus._core.random import child_seeds
-from paribus._core.repeated import FOLDS
-from paribus.effects.meta._base import CATEEstimator, CATEFit, LinearCATE
+from paribus.effects.meta._base import CATEFit, LinearCATE
 from paribus.effects.meta._crossfit import plan_folds
+from paribus.effects.meta._families import FinalStageLearner
 from paribus.effects.meta._final import fit_model_cate, linear_ate, linear_coefficients
-from paribus.effects.meta._learn import CLASSIFIER, COMMON, REGRESSOR, require_classifier
-from paribus.effects.meta.dr_learner import FINAL
+from paribus.effects.meta._learn import require_classifier
 from paribus.results import Effect
 
 __all__ = ["RLearner"]
 
 
-class RLearner(CATEEstimator):
+class RLearner(FinalStageLearner):
     """R-learner: CATE by residual-on-residual (Robinson) loss minimisation.
 
     Parameters
@@ -70,65 +65,6 @@ class RLearner(CATEEstimator):
 
     _method: ClassVar[str] = "r-learner"
     _multi_valued: ClassVar[bool] = False
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "outcome_model": REGRESSOR,
-        "propensity_model": CLASSIFIER,
-        "final_model": FINAL,
-        "folds": FOLDS,
-        "clip": [Interval(0, 0.5, closed="left")],
-        **COMMON,
-    }
-
-    def __init__(
-        self,
-        estimand: Literal["ATE"] = "ATE",
-        outcome_model: Any = None,
-        propensity_model: Any = None,
-        final_model: Literal["linear"] | Any = "linear",
-        folds: int | Sequence[Any] = 5,
-        clip: float = 0.01,
-        n_bootstrap: int = 100,
-        level: float = 0.95,
-        random_state: int | None = None,
-        n_jobs: int | None = None,
-    ) -> None:
-        self.estimand = estimand
-        self.outcome_model = outcome_model
-        self.propensity_model = propensity_model
-        self.final_model = final_model
-        self.folds = folds
-        self.clip = clip
-        self.n_bootstrap = n_bootstrap
-        self.level = level
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-
-    def _learners(self) -> list[Any]:
-        models = [
-            default_regressor() if self.outcome_model is None else self.outcome_model,
-            default_classifier() if self.propensity_model is None else self.propensity_model,
-        ]
-        if not isinstance(self.final_model, str):
-            models.append(self.final_model)
-        return models
-
-    def _min_rows_per_arm(self) -> int:
-        folds = self.folds if isinstance(self.folds, (int, np.integer)) else 2
-        return max(2, int(folds))
-
-    def _needs_bootstrap(self) -> bool:
-        return not isinstance(self.final_model, str)
-
-    def _diagnostics(self) -> dict[str, Any]:
-        return {
-            "outcome_model": model_name(self._learners()[0]),
-            "propensity_model": model_name(self._learners()[1]),
-            "final_model": "linear"
-            if isinstance(self.final_model, str)
-            else model_name(self.final_model),
-            "folds": len(self._folds),
-            "clip": self.clip,
-        }
 
     def _fit_cate(
         self, X: np.ndarray, y: np.ndarray, arm: np.ndarray, seeds: np.random.SeedSequence
@@ -159,16 +95,6 @@ class RLearner(CATEEstimator):
             (t_res**2)[:, None],
             child_seeds(seeds, 1),
         )
-
-    def _bootstrap_fit(
-        self,
-        idx: np.ndarray,
-        X: np.ndarray,
-        y: np.ndarray,
-        arm: np.ndarray,
-        seeds: np.random.SeedSequence,
-    ) -> CATEFit:
-        return self._final_fit(idx, X, seeds)
 
     def _ate_effects(self, X: np.ndarray) -> list[Effect]:
         if not isinstance(self.cate_, LinearCATE):

@@ -9,14 +9,13 @@ does well when the arms' response surfaces differ, and poorly when an arm is sma
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 
-from paribus._core.defaults import default_regressor
 from paribus._core.random import child_seeds
-from paribus.effects.meta._base import CATEEstimator
-from paribus.effects.meta._learn import COMMON, REGRESSOR, fit_on
+from paribus.effects.meta._families import OutcomeModelLearner
+from paribus.effects.meta._learn import fit_on
 
 __all__ = ["TLearner"]
 
@@ -41,7 +40,7 @@ def fit_arm_models(
     )
 
 
-class TLearner(CATEEstimator):
+class TLearner(OutcomeModelLearner):
     """T-learner: CATE as the difference of per-arm outcome regressions.
 
     Parameters
@@ -64,29 +63,6 @@ class TLearner(CATEEstimator):
     """
 
     _method: ClassVar[str] = "t-learner"
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "outcome_model": REGRESSOR,
-        **COMMON,
-    }
-
-    def __init__(
-        self,
-        estimand: Literal["ATE"] = "ATE",
-        outcome_model: Any = None,
-        n_bootstrap: int = 100,
-        level: float = 0.95,
-        random_state: int | None = None,
-        n_jobs: int | None = None,
-    ) -> None:
-        self.estimand = estimand
-        self.outcome_model = outcome_model
-        self.n_bootstrap = n_bootstrap
-        self.level = level
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-
-    def _learners(self) -> list[Any]:
-        return [default_regressor() if self.outcome_model is None else self.outcome_model]
 
     def _fit_cate(
         self, X: np.ndarray, y: np.ndarray, arm: np.ndarray, seeds: np.random.SeedSequence
