@@ -54,6 +54,8 @@ class EffectEstimator(BaseEstimator):
     _min_per_arm: ClassVar[int] = 2
     #: False for estimators of a continuous (or binary) treatment's effect
     _binary_treatment: ClassVar[bool] = True
+    #: True for instrumental-variable estimators (an ``instruments`` role is required)
+    _instrumented: ClassVar[bool] = False
 
     def fit(
         self,
@@ -104,6 +106,7 @@ class EffectEstimator(BaseEstimator):
         weights: str | None,
         cluster: str | None,
         dropna: bool,
+        instrument: str | Sequence[str] | None = None,
     ) -> CausalData:
         name = type(self).__name__
         if isinstance(data, CausalData):
@@ -114,8 +117,17 @@ class EffectEstimator(BaseEstimator):
             covariates = covariates if covariates is not None else roles["covariates"]
             weights = weights or first["weights"]
             cluster = cluster or first["cluster"]
+            if self._instrumented and instrument is None:
+                instrument = roles["instruments"]
         if treatment is None or outcome is None:
             raise ParameterError(f"{name}.fit needs treatment= and outcome= column names.")
+        instruments = [instrument] if isinstance(instrument, str) else list(instrument or [])
+        if self._instrumented and not instruments:
+            raise ParameterError(
+                f"{name}.fit needs instrument='column': a variable that moves {treatment!r} "
+                f"and affects {outcome!r} only through it. None was given and the data "
+                "declare no instruments role."
+            )
         if weights is not None and not self._accepts_weights:
             raise ParameterError(
                 f"{name} does not support sampling weights; use "
@@ -130,6 +142,7 @@ class EffectEstimator(BaseEstimator):
             treatment=treatment,
             outcome=outcome,
             covariates=covariates,
+            instruments=instruments or None,
             weights=weights,
             cluster=cluster,
             binary_treatment=self._binary_treatment,

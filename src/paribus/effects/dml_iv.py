@@ -69,7 +69,6 @@ from paribus._core.ols import ols
 from paribus._core.params import NONE, HasMethods, Interval, Options, Satisfies
 from paribus._core.repeated import Folds, Repetition, aggregate_repetitions, plan_repetitions
 from paribus.data import CausalData
-from paribus.effects._base import learner_allows_nan
 from paribus.effects.dml import (
     _REPEATED,
     _DoubleML,
@@ -127,6 +126,7 @@ class _DoubleMLIV(_DoubleML):
     """What PLIV and IIVM share: ``fit`` with an ``instrument=`` column (or the data's role)."""
 
     _accepts_weights: ClassVar[bool] = False
+    _instrumented: ClassVar[bool] = True
 
     def fit(
         self,
@@ -166,42 +166,12 @@ class _DoubleMLIV(_DoubleML):
         cluster: str | None,
         dropna: bool,
     ) -> CausalData:
-        """The base class's role resolution and validation, with the instruments role."""
+        """The base class's role resolution and validation, and varying instruments."""
         name = type(self).__name__
-        if isinstance(data, CausalData):
-            roles = data.roles
-            first = {role: cols[0] if cols else None for role, cols in roles.items()}
-            treatment = treatment or first["treatment"]
-            outcome = outcome or first["outcome"]
-            covariates = covariates if covariates is not None else roles["covariates"]
-            instrument = instrument if instrument is not None else roles["instruments"]
-            weights = weights or first["weights"]
-            cluster = cluster or first["cluster"]
-        if treatment is None or outcome is None:
-            raise ParameterError(f"{name}.fit needs treatment= and outcome= column names.")
-        instruments = [instrument] if isinstance(instrument, str) else list(instrument or [])
-        if not instruments:
-            raise ParameterError(
-                f"{name}.fit needs instrument='column': a variable that moves {treatment!r} "
-                f"and affects {outcome!r} only through it. None was given and the data "
-                "declare no instruments role."
-            )
-        if weights is not None:
-            raise ParameterError(f"{name} does not support sampling weights.")
-        learners = self._learners()
-        cd = CausalData(
-            data,
-            treatment=treatment,
-            outcome=outcome,
-            covariates=covariates,
-            instruments=instruments,
-            cluster=cluster,
-            binary_treatment=self._binary_treatment,
-            dropna=dropna,
-            allow_missing_covariates=all(learner_allows_nan(m) for m in learners),
+        cd = self._causal_data(
+            data, treatment, outcome, covariates, weights, cluster, dropna, instrument
         )
-        if self._binary_treatment:
-            cd.require_arms(self._min_per_arm, name)
+        instruments = cd.roles["instruments"]
         Z = cd.Z
         for j, col in enumerate(instruments):
             values = np.unique(Z[:, j])
