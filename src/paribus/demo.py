@@ -23,6 +23,7 @@ from paribus.checks import balance_table
 from paribus.effects import (
     AIPW,
     IPW,
+    IRM,
     GComputation,
     Matching,
     RegressionAdjustment,
@@ -72,6 +73,9 @@ def _estimators(random_state: int) -> dict[str, EffectEstimator]:
         "matching": Matching(estimand="ATT", bias_correction=True, n_neighbors=4),
         "subclassification": Subclassification(estimand="ATT", n_strata="auto"),
         "aipw": AIPW(estimand="ATT", random_state=random_state),
+        "double ML (IRM, 5 folds x 3)": IRM(
+            estimand="ATT", repetitions=3, random_state=random_state
+        ),
     }
 
 
