@@ -77,14 +77,18 @@ def test_parallel_tasks_get_a_bounded_share_of_threads(backend, monkeypatch):
 
 
 def test_seeded_clone_caps_all_core_learners_only_inside_a_bound(monkeypatch):
+    lightgbm = pytest.importorskip("lightgbm")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    pipe = make_pipeline(StandardScaler(), RandomForestRegressor(n_jobs=None))
+    pipe = make_pipeline(StandardScaler(), lightgbm.LGBMRegressor(n_jobs=None))
     assert seeded_clone(pipe, 1)[-1].n_jobs is None  # serial, no bound: untouched
     with bounded_threads(2):
         capped = seeded_clone(pipe, 1)
-        assert capped[-1].n_jobs == 2 and capped[-1].random_state == 1
-        assert seeded_clone(RandomForestRegressor(n_jobs=1), 1).n_jobs == 1
+        assert capped[-1].n_jobs == 2 and capped[-1].random_state == 1  # None = every core
+        assert seeded_clone(RandomForestRegressor(n_jobs=-1), 1).n_jobs == 2
         assert seeded_clone(RandomForestRegressor(n_jobs=8), 1).n_jobs == 2
+        assert seeded_clone(RandomForestRegressor(n_jobs=1), 1).n_jobs == 1
+        # scikit-learn reads None as one job: left alone (no deprecated n_jobs is set)
+        assert seeded_clone(RandomForestRegressor(n_jobs=None), 1).n_jobs is None
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert task_thread_bound() == 3
 

@@ -93,6 +93,20 @@ def _instrument(nuisance: Nuisance, z: np.ndarray | None) -> np.ndarray:
     return z[:, nuisance.column]
 
 
+def _training_rows(
+    nuisance: Nuisance, train: np.ndarray, t: np.ndarray, z: np.ndarray | None
+) -> np.ndarray:
+    """The rows of a training fold that ``nuisance`` learns from (its ``rows`` setting)."""
+    if nuisance.rows == "treated":
+        return train[t[train] == 1]
+    if nuisance.rows == "control":
+        return train[t[train] == 0]
+    if nuisance.rows in ("instrument=1", "instrument=0"):
+        arm = 1.0 if nuisance.rows == "instrument=1" else 0.0
+        return train[_instrument(nuisance, z)[train] == arm]
+    return train
+
+
 def _fit_predict(
     nuisance: Nuisance,
     X: np.ndarray,
@@ -103,13 +117,7 @@ def _fit_predict(
     seed: int,
     z: np.ndarray | None = None,
 ) -> np.ndarray:
-    if nuisance.rows == "treated":
-        train = train[t[train] == 1]
-    elif nuisance.rows == "control":
-        train = train[t[train] == 0]
-    elif nuisance.rows in ("instrument=1", "instrument=0"):
-        arm = 1.0 if nuisance.rows == "instrument=1" else 0.0
-        train = train[_instrument(nuisance, z)[train] == arm]
+    train = _training_rows(nuisance, train, t, z)
     if nuisance.target == "instrument":
         target = _instrument(nuisance, z)
     else:
@@ -157,8 +165,13 @@ def cross_fit(
         (nu, X, y, t, folds[k][0], folds[k][1], s, zz)
         for (nu, k), s in zip(tasks, seeds, strict=True)
     ]
-    preds = run_tasks(_fit_predict, args, n_jobs=n_jobs, desc="cross-fitting")
+    # longest first (by training rows), so no worker idles while a big fit finishes last;
+    # seeds were assigned in the declared order, so the result does not depend on this
+    size = [_training_rows(nu, folds[k][0], t, zz).size for nu, k in tasks]
+    order = sorted(range(len(tasks)), key=lambda i: -size[i])
+    preds = run_tasks(_fit_predict, [args[i] for i in order], n_jobs=n_jobs, desc="cross-fitting")
     out = {nu.name: np.full(t.size, np.nan) for nu in nuisances}
-    for (nu, k), pred in zip(tasks, preds, strict=True):
+    for i, pred in zip(order, preds, strict=True):
+        nu, k = tasks[i]
         out[nu.name][folds[k][1]] = pred
     return out

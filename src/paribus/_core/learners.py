@@ -70,14 +70,17 @@ def seeded_clone(learner: Any, seed: int | None) -> Any:
         }
     bound = task_thread_bound()
     if bound is not None:
-        # LightGBM, XGBoost and scikit-learn forests take their thread count from n_jobs,
-        # not from OpenMP's setting: cap "all cores" (None or negative) and larger values
-        changes |= {
-            name: bound
-            for name, value in params.items()
-            if (name == "n_jobs" or name.endswith("__n_jobs"))
-            and (value is None or (isinstance(value, int) and (value < 0 or value > bound)))
-        }
+        # LightGBM and XGBoost take their thread count from n_jobs, not from OpenMP's
+        # setting, and read None as every core; cap those, and any explicit "all cores"
+        # (negative) or larger value. (scikit-learn reads None as one job.)
+        for name, value in params.items():
+            if name != "n_jobs" and not name.endswith("__n_jobs"):
+                continue
+            owner = model if name == "n_jobs" else params[name.rsplit("__", 1)[0]]
+            all_cores = value is None and not type(owner).__module__.startswith("sklearn")
+            too_many = isinstance(value, int) and (value < 0 or value > bound)
+            if all_cores or too_many:
+                changes[name] = bound
     if changes:
         model.set_params(**changes)
     return model

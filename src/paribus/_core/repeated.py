@@ -112,15 +112,18 @@ def check_fold_list(
                     f"{prefix}folds[{k}] {name} indices fall outside 0..{n - 1} "
                     f"(found {arr.min()}..{arr.max()}); the data have {n} rows after validation."
                 )
-            if np.unique(arr).size != arr.size:
+            if arr.size and np.bincount(arr, minlength=n).max() > 1:
                 raise ParameterError(f"{prefix}folds[{k}] {name} indices repeat a row.")
             parts.append(arr)
         tr, te = parts
         if tr.size == 0 or te.size == 0:
             raise ParameterError(f"{prefix}folds[{k}] has an empty train or test set.")
-        if np.intersect1d(tr, te).size:
+        in_test = np.zeros(n, dtype=bool)
+        in_test[te] = True
+        overlap = int(np.count_nonzero(in_test[tr]))
+        if overlap:
             raise ParameterError(
-                f"{prefix}folds[{k}]: {np.intersect1d(tr, te).size} rows are in both train "
+                f"{prefix}folds[{k}]: {overlap} rows are in both train "
                 "and test; out-of-fold predictions need disjoint sets."
             )
         if cluster is not None and np.intersect1d(cluster[tr], cluster[te]).size:

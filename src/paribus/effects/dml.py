@@ -94,7 +94,7 @@ def _or_default(model: Any, default: Any) -> Any:
 
 
 def _is_binary(v: np.ndarray) -> bool:
-    return set(np.unique(v).tolist()) <= {0.0, 1.0}
+    return bool(np.all((v == 0) | (v == 1)))
 
 
 def _predicts_proba(model: Any) -> bool:
