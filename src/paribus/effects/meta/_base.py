@@ -143,6 +143,7 @@ class CATEEstimator(EffectEstimator):
         root = seed_sequence(self.random_state)
         fit_root, boot_root = root.spawn(2)
         self.cate_ = self._fit_cate(X, y, arm, fit_root)
+        self._tau = self.cate_.predict(X)  # the sample's CATEs, shared by the summaries
         self._X, self._y, self._arm = X, y, arm
         self._boot: list[tuple[CATEFit, np.ndarray]] = []
         self._n_failed = 0
@@ -233,7 +234,7 @@ class CATEEstimator(EffectEstimator):
 
     def _ate_effects(self, X: np.ndarray) -> list[Effect]:
         """The average effects; by default the mean CATE with its bootstrap error."""
-        tau = self.cate_.predict(X)
+        tau = self._tau
         draws = np.array([ate for _, ate in self._boot]).reshape(-1, tau.shape[1])
         out = []
         for k in range(tau.shape[1]):
@@ -262,7 +263,7 @@ class CATEEstimator(EffectEstimator):
         diag = {
             "treatment_level": float(self.treatment_levels_[k]),
             "control_level": self.control_,
-            "cate_std": float(np.std(self.cate_.predict(self._X)[:, k])),
+            "cate_std": float(np.std(self._tau[:, k])),
             **self._diagnostics(),
             **extra,
         }

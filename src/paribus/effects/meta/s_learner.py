@@ -25,14 +25,13 @@ class _SFit:
     n_treated_levels: int
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        K = self.n_treated_levels
-        base = self.model.predict(np.column_stack([X, np.zeros((X.shape[0], K))]))
-        out = np.empty((X.shape[0], K))
-        for k in range(K):
-            onehot = np.zeros((X.shape[0], K))
-            onehot[:, k] = 1.0
-            out[:, k] = self.model.predict(np.column_stack([X, onehot])) - base
-        return out
+        n, K = X.shape[0], self.n_treated_levels
+        # one call for every level (control first): per-call overhead dominates small fits
+        codes = np.repeat(np.arange(K + 1), n)
+        onehot = (codes[:, None] == np.arange(1, K + 1)[None, :]).astype(float)
+        mu = self.model.predict(np.column_stack([np.tile(X, (K + 1, 1)), onehot]))
+        mu = np.asarray(mu, dtype=float).reshape(K + 1, n)
+        return (mu[1:] - mu[0]).T
 
 
 class SLearner(OutcomeModelLearner):
