@@ -308,3 +308,23 @@ def test_coverage(cls, settings):
     assert 0.93 <= summary["coverage"] <= 0.995
     assert 0.90 <= cate_cover <= 0.99
     assert abs(summary["bias"]) < 3 * summary["bias_mc_se"]
+
+
+def test_cate_plots_render(data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frame, _ = data
+    est = DRLearner(outcome_model=LinearRegression(), propensity_model=Logit(), random_state=0)
+    est.fit(frame, "t", "y", COVS)
+    ax = est.plot(frame)
+    assert ax.get_xlabel() == "estimated effect (CATE)" and len(ax.patches) > 5
+    ax = est.plot(frame, by="x2")
+    assert ax.get_xlabel() == "x2" and len(ax.collections) == 1  # the interval band
+    line = ax.get_lines()[0].get_ydata()
+    assert np.corrcoef(np.sort(frame["x2"]), line)[0, 1] > 0.9  # rises with x2 (truth 1 + x2)
+    with pytest.raises(ParameterError, match="by='age' is not a fitted covariate"):
+        est.plot(frame, by="age")
+    plt.close("all")

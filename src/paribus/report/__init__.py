@@ -1,5 +1,11 @@
 """Plots and reports."""
 
-from paribus.report.plots import plot_calibration, plot_effects, plot_gates, plot_overlap
+from paribus.report.plots import (
+    plot_calibration,
+    plot_cate,
+    plot_effects,
+    plot_gates,
+    plot_overlap,
+)
 
-__all__ = ["plot_calibration", "plot_effects", "plot_gates", "plot_overlap"]
+__all__ = ["plot_calibration", "plot_cate", "plot_effects", "plot_gates", "plot_overlap"]

@@ -14,7 +14,7 @@ from paribus.results import EffectTable
 if TYPE_CHECKING:
     from paribus.checks.heterogeneity import HeterogeneityReport
 
-__all__ = ["plot_calibration", "plot_effects", "plot_gates", "plot_overlap"]
+__all__ = ["plot_calibration", "plot_cate", "plot_effects", "plot_gates", "plot_overlap"]
 
 
 def plot_effects(
@@ -206,3 +206,48 @@ def plot_calibration(
         level,
         title=f"Calibration by {bins} quantile bins of the prediction",
     )
+
+
+def plot_cate(
+    cate: np.ndarray,
+    *,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+    by: np.ndarray | None = None,
+    by_label: str = "",
+    ate: float | None = None,
+    ax: Any = None,
+) -> Any:
+    """The estimated CATEs: their distribution, or against one covariate ``by`` with intervals.
+
+    Without ``by``, a histogram of the unit-level effects (the spread of heterogeneity)
+    with the average effect marked. With ``by``, the effects sorted along that covariate
+    with their pointwise interval band (``lower``, ``upper``), the plot users read to see
+    *for whom* the effect differs.
+    """
+    import matplotlib.pyplot as plt
+
+    cate = np.asarray(cate, dtype=float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    if by is None:
+        ax.hist(cate, bins=min(50, max(10, cate.size // 20)), color="C0", alpha=0.8)
+        ax.set_xlabel("estimated effect (CATE)")
+        ax.set_ylabel("units")
+        if ate is not None:
+            ax.axvline(ate, color="C3", ls="--", lw=1, label=f"average effect {ate:.3g}")
+            ax.legend(loc="best", frameon=False)
+        return ax
+    x = np.asarray(by, dtype=float)
+    order = np.argsort(x, kind="stable")
+    if lower is not None and upper is not None:
+        lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+        ax.fill_between(x[order], lo[order], hi[order], color="C0", alpha=0.2, lw=0)
+    ax.plot(x[order], cate[order], color="C0", lw=1.2)
+    ax.axhline(0, color="grey", lw=0.8)
+    if ate is not None:
+        ax.axhline(ate, color="C3", ls="--", lw=1, label=f"average effect {ate:.3g}")
+        ax.legend(loc="best", frameon=False)
+    ax.set_xlabel(by_label)
+    ax.set_ylabel("estimated effect (CATE)")
+    return ax

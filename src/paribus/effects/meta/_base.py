@@ -368,6 +368,33 @@ class CATEEstimator(EffectEstimator):
         preds = np.stack([fit.predict(M) for fit, _ in self._boot])
         return np.asarray(np.std(preds, axis=0, ddof=1))
 
+    def plot(
+        self,
+        X: Any,
+        by: str | None = None,
+        treatment: Any = None,
+        level: float | None = None,
+        ax: Any = None,
+    ) -> Any:
+        """The CATEs on ``X``: a histogram, or against covariate ``by`` with intervals."""
+        from paribus.report.plots import plot_cate
+
+        k = self._column(treatment)
+        M = self._matrix(X)
+        names = [str(c) for c in self.feature_names_in_]
+        if by is not None and by not in names:
+            raise ParameterError(
+                f"{type(self).__name__}.plot: by={by!r} is not a fitted covariate; choose "
+                f"from {names}."
+            )
+        ate = self.ate(treatment).estimate
+        tau = self.cate_.predict(M)[:, k]
+        if by is None:
+            return plot_cate(tau, ate=ate, ax=ax)
+        lower, upper = self.effect_interval(M, level=level, treatment=treatment)
+        column = M[:, names.index(by)]
+        return plot_cate(tau, lower=lower, upper=upper, by=column, by_label=by, ate=ate, ax=ax)
+
     def ate(self, treatment: Any = None) -> Effect:
         """The sample-average effect of ``treatment`` against control (an :class:`Effect`)."""
         k = self._column(treatment)
