@@ -185,6 +185,19 @@ def test_public_names():
         "Subclassification",
         "AIPW",
         "GComputation",
+        "PLR",
+        "IRM",
+        "PLIV",
+        "IIVM",
+        "SLearner",
+        "TLearner",
+        "XLearner",
+        "RLearner",
+        "DRLearner",
+        "IV2SLS",
+        "IVLIML",
+        "IVGMM",
+        "config",
     }
     assert expected <= set(paribus.__all__)
     for name in paribus.__all__:

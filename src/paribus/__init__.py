@@ -8,9 +8,10 @@ Identify, estimate, and try to break it::
     print(effect)
 """
 
-from paribus import checks, datasets, errors, learners
+from paribus import checks, datasets, designs, errors, learners
 from paribus._core.config import config, get_config
 from paribus.data import CausalData
+from paribus.designs import IV2SLS, IVGMM, IVLIML
 from paribus.effects import (
     AIPW,
     IIVM,
@@ -44,6 +45,9 @@ __all__ = [
     "IIVM",
     "IPW",
     "IRM",
+    "IV2SLS",
+    "IVGMM",
+    "IVLIML",
     "PLIV",
     "PLR",
     "CATEEstimator",
@@ -71,6 +75,7 @@ __all__ = [
     "checks",
     "config",
     "datasets",
+    "designs",
     "errors",
     "estimate",
     "get_config",

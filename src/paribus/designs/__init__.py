@@ -1,3 +1,19 @@
 """Quasi-experimental designs: instrumental variables and regression discontinuity."""
 
-__all__: list[str] = []
+from paribus.designs.iv import (
+    IV2SLS,
+    IVGMM,
+    IVLIML,
+    IVResults,
+    complier_characteristics,
+    plausibly_exogenous,
+)
+
+__all__ = [
+    "IV2SLS",
+    "IVGMM",
+    "IVLIML",
+    "IVResults",
+    "complier_characteristics",
+    "plausibly_exogenous",
+]
