@@ -11,7 +11,7 @@ Identify, estimate, and try to break it::
 from paribus import checks, datasets, designs, errors, learners
 from paribus._core.config import config, get_config
 from paribus.data import CausalData
-from paribus.designs import IV2SLS, IVGMM, IVLIML
+from paribus.designs import IV2SLS, IVGMM, IVLIML, RegressionDiscontinuity
 from paribus.effects import (
     AIPW,
     IIVM,
@@ -66,6 +66,7 @@ __all__ = [
     "ParibusWarning",
     "RLearner",
     "RegressionAdjustment",
+    "RegressionDiscontinuity",
     "SLearner",
     "Subclassification",
     "Summary",

@@ -93,3 +93,7 @@ class DataWarning(ParibusWarning):
 
 class WeakInstrumentWarning(ParibusWarning):
     """The first stage is too weak for normal-approximation inference."""
+
+
+class MassPointsWarning(ParibusWarning):
+    """The running variable of an RD design has mass points (many repeated values)."""
