@@ -1,0 +1,362 @@
+"""Omitted-variable-bias bounds for double ML: "Long story short" (Chernozhukov et al. 2022).
+
+Chernozhukov, Cinelli, Newey, Sharma & Syrgkanis (2022), "Long story short: omitted
+variable bias in causal machine learning", NBER WP 30302. With a latent confounder
+``A`` the long (true) target ``theta_s = E[m(W, g_s)]`` and the short one that the
+data identify differ by at most (Theorem 2, Corollary 1)
+
+    |theta_s - theta|^2 <= rho^2 * C_Y^2 * C_D^2 * S^2,   S^2 = sigma^2 * nu^2,
+
+where ``sigma^2 = E(Y - g(D, X))^2`` is the short regression's residual variance,
+``nu^2 = E alpha(D, X)^2`` the Riesz representer's second moment, and
+
+* ``C_Y^2 = cf_y = R^2(Y ~ g_s - g)``: the share of the residual outcome variation
+  explained by the confounder,
+* ``C_D^2 = cf_d / (1 - cf_d)`` with ``cf_d = 1 - R^2(alpha ~ alpha_s)``: the gain in
+  the Riesz representer's variation from adding the confounder,
+* ``rho`` in ``[-1, 1]``: the correlation of the two gaps (``|rho| = 1`` is worst case).
+
+``sigma^2`` and ``nu^2`` are estimated from the out-of-fold nuisances as the means of
+their Neyman-orthogonal scores, ``nu^2 = mean(2 m(W, alpha) - alpha^2)`` (Sec. 4), with
+influence values ``psi_sigma2 = (Y - g)^2 - sigma^2`` and
+``psi_nu2 = 2 m(W, alpha) - alpha^2 - nu^2``. The bounds are
+``theta_+/- = theta +/- |rho| C_Y C_D S`` with influence values
+``phi_theta +/- |rho| C_Y C_D (sigma^2 psi_nu2 + nu^2 psi_sigma2) / (2 S)``, and the
+confidence bounds ``theta_- - z se_-`` and ``theta_+ + z se_+`` with
+``z = Phi^{-1}(level)`` (one-sided, Sec. 4.2).
+
+Riesz representers: PLR ``alpha = (D - m(X)) / E(D - m(X))^2`` (``m(W, alpha) = nu^2``
+by linearity, so ``psi_nu2 = nu^2 - (D - m)^2 nu^4``); IRM/AIPW ATE
+``alpha = D / e(X) - (1 - D) / (1 - e(X))``, ``m(W, alpha) = 1 / e + 1 / (1 - e)``.
+
+Robustness values (Sec. 5): ``RV`` is the ``cf_y = cf_d`` at which the bound on
+``theta`` reaches 0 (closed form: ``rv^2 / (1 - rv) = (theta / (rho S))^2``), ``RVa``
+the value at which the confidence bound reaches 0 (root search), 0 if it already does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import optimize, stats
+
+from paribus.checks._fitted_data import outcome_and_treatment
+from paribus.errors import DataError, ParameterError
+from paribus.results import Effect
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+__all__ = ["DMLSensitivity", "dml_sensitivity", "dml_sensitivity_contour"]
+
+_SUPPORTED = ("PLR", "IRM", "AIPW")
+
+
+@dataclasses.dataclass(frozen=True)
+class DMLSensitivity:
+    """Bounds on a double ML estimate under omitted confounding (module docstring).
+
+    Attributes
+    ----------
+    method : str
+        The estimator's method name (``"dml-plr"``, ``"dml-irm"``, ``"aipw"``).
+    estimate, theta_lower, theta_upper : float
+        The short estimate and the bounds on the long target.
+    ci_lower, ci_upper : float
+        One-sided confidence bounds at ``level`` around the bounds.
+    se_lower, se_upper : float
+        Standard errors of ``theta_lower`` and ``theta_upper``.
+    rv, rva : float
+        Robustness value of the estimate and of its confidence bound (null 0).
+    sigma2, nu2 : float
+        Residual outcome variance and Riesz representer second moment.
+    cf_y, cf_d, rho, level : float
+        The sensitivity parameters used.
+    n_obs : int
+    """
+
+    method: str
+    estimate: float
+    theta_lower: float
+    theta_upper: float
+    ci_lower: float
+    ci_upper: float
+    se_lower: float
+    se_upper: float
+    rv: float
+    rva: float
+    sigma2: float
+    nu2: float
+    cf_y: float
+    cf_d: float
+    rho: float
+    level: float
+    n_obs: int
+
+    @property
+    def bias_bound(self) -> float:
+        """``|rho| C_Y C_D S``: the largest absolute bias under the parameters."""
+        return self.theta_upper - self.estimate
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict of every field."""
+        return dataclasses.asdict(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: CI lower, theta lower, estimate, theta upper, CI upper, RV, RVa."""
+        import pandas as pd
+
+        cols = ["ci_lower", "theta_lower", "estimate", "theta_upper", "ci_upper", "rv", "rva"]
+        return pd.DataFrame([{c: getattr(self, c) for c in cols}], index=[self.method])
+
+    def __str__(self) -> str:
+        pct = f"{100 * self.level:g}%"
+        return "\n".join(
+            [
+                f"Sensitivity of {self.method} to omitted confounding (Chernozhukov et al. 2022)",
+                f"  cf_y = {self.cf_y:g}, cf_d = {self.cf_d:g}, rho = {self.rho:g}; "
+                f"sigma^2 = {self.sigma2:.4g}, nu^2 = {self.nu2:.4g}",
+                f"  estimate          {self.estimate:.4g}",
+                f"  bounds on theta   [{self.theta_lower:.4g}, {self.theta_upper:.4g}]",
+                f"  {pct} bounds       [{self.ci_lower:.4g}, {self.ci_upper:.4g}]",
+                f"  robustness value  RV = {100 * self.rv:.2f}%, RVa = {100 * self.rva:.2f}%",
+            ]
+        )
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Contour plot of the bound over ``(cf_d, cf_y)``; see :func:`dml_sensitivity_contour`."""
+        return dml_sensitivity_contour(self, ax=ax, **kwargs)
+
+
+def _bias_factor(cf_y: float, cf_d: float, rho: float) -> float:
+    return abs(rho) * math.sqrt(cf_y * cf_d / (1.0 - cf_d))
+
+
+def _elements(
+    estimator: Any, effect: Effect, y: np.ndarray, d: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-unit ``((Y - g)^2, 2 m(W, alpha) - alpha^2, implied theta score)``."""
+    nu = estimator.nuisance_
+    theta = effect.estimate
+    if type(estimator).__name__ == "PLR":
+        v = d - nu["m"]
+        if "g" in nu:  # IV-type: g is E[Y - theta D | X]
+            eps = y - nu["g"] - theta * d
+            check = v * (y - nu["g"]) - theta * v * d
+        else:
+            eps = (y - nu["l"]) - theta * v
+            check = v * eps
+        nu2 = 1.0 / float(np.mean(v * v))
+        riesz = 2 * nu2 - (v * nu2) ** 2
+        return eps**2, riesz, check
+    g0, g1, e = nu["g0"], nu["g1"], nu["e"]
+    eps = y - (d * g1 + (1 - d) * g0)
+    alpha = d / e - (1 - d) / (1 - e)
+    riesz = 2 * (1 / e + 1 / (1 - e)) - alpha**2
+    check = g1 - g0 + alpha * eps - theta
+    return eps**2, riesz, check
+
+
+def _check_estimator(estimator: Any) -> Effect:
+    name = type(estimator).__name__
+    if name not in _SUPPORTED:
+        raise ParameterError(
+            f"dml_sensitivity: {name} is not supported; expected a fitted {', '.join(_SUPPORTED)}."
+        )
+    effect = estimator.result_  # NotFittedError before fit
+    if not isinstance(effect, Effect):
+        raise ParameterError(
+            "dml_sensitivity: the PLR was fitted with several treatments; fit one "
+            "treatment at a time for the sensitivity analysis."
+        )
+    if effect.estimand != "ATE":
+        raise ParameterError(
+            f"dml_sensitivity: estimand {effect.estimand!r} is not supported; refit with "
+            "estimand='ATE'."
+        )
+    if getattr(estimator, "repetitions", 1) != 1:
+        raise ParameterError(
+            "dml_sensitivity: repeated cross-fitting (repetitions > 1) is not supported; "
+            "nuisance_ keeps the first repetition only. Refit with repetitions=1."
+        )
+    return effect
+
+
+def _check_params(cf_y: float, cf_d: float, rho: float, level: float) -> None:
+    for name, value in (("cf_y", cf_y), ("cf_d", cf_d)):
+        if not (isinstance(value, (int, float)) and 0 <= value < 1):
+            raise ParameterError(
+                f"dml_sensitivity: {name}={value!r} must lie in [0, 1) (a share of variation)."
+            )
+    if not (isinstance(rho, (int, float)) and -1 <= rho <= 1):
+        raise ParameterError(f"dml_sensitivity: rho={rho!r} must lie in [-1, 1].")
+    if not (isinstance(level, (int, float)) and 0 < level < 1):
+        raise ParameterError(f"dml_sensitivity: level={level!r} must lie in (0, 1).")
+
+
+def dml_sensitivity(
+    estimator: Any,
+    cf_y: float = 0.03,
+    cf_d: float = 0.03,
+    rho: float = 1.0,
+    level: float = 0.95,
+    *,
+    data: Any = None,
+    treatment: str | None = None,
+    outcome: str | None = None,
+) -> DMLSensitivity:
+    """Bounds on a PLR / IRM / AIPW estimate under omitted confounding (module docstring).
+
+    Parameters
+    ----------
+    estimator : PLR, IRM or AIPW
+        Fitted, one treatment, ``estimand="ATE"``, one cross-fitting repetition.
+    cf_y : float in [0, 1), default 0.03
+        Share of the residual outcome variation explained by the confounder.
+    cf_d : float in [0, 1), default 0.03
+        ``1 - R^2(alpha ~ alpha_s)``: the confounder's gain in the Riesz representer.
+    rho : float in [-1, 1], default 1
+        Correlation of the confounding in the outcome and in the Riesz representer.
+    level : float, default 0.95
+        Level of the one-sided confidence bounds.
+    data, treatment, outcome
+        The data the estimator was fitted on (rows as fitted; a CausalData, or a table
+        with the treatment and outcome column names): estimators keep no data.
+
+    Returns
+    -------
+    DMLSensitivity
+
+    References
+    ----------
+    Chernozhukov, Cinelli, Newey, Sharma & Syrgkanis (2022), NBER WP 30302.
+    """
+    _check_params(cf_y, cf_d, rho, level)
+    effect = _check_estimator(estimator)
+    y, d = outcome_and_treatment(data, treatment, outcome, effect.n_obs, "dml_sensitivity")
+    sig_el, nu_el, check = _elements(estimator, effect, y, d)
+    scale = max(1.0, abs(effect.estimate))
+    if not abs(float(np.mean(check))) <= 1e-6 * scale * max(1.0, float(np.mean(np.abs(check)))):
+        raise DataError(
+            "dml_sensitivity: the data do not reproduce the fitted estimate; pass the data "
+            "the estimator was fitted on, rows in the same order."
+        )
+    if effect.scores is None:
+        raise ParameterError("dml_sensitivity: the estimate carries no influence values.")
+    phi = np.asarray(effect.scores, dtype=float)
+    sigma2, nu2 = float(np.mean(sig_el)), float(np.mean(nu_el))
+    if not (sigma2 > 0 and nu2 > 0):
+        raise DataError(
+            f"dml_sensitivity: sigma^2 = {sigma2:.3g} and nu^2 = {nu2:.3g} must be positive; "
+            "the Riesz representer is poorly estimated (check overlap / clipping)."
+        )
+    s = math.sqrt(sigma2 * nu2)
+    # influence values of S = sqrt(sigma^2 nu^2)
+    phi_s = (sigma2 * (nu_el - nu2) + nu2 * (sig_el - sigma2)) / (2 * s)
+    n = phi.size
+    theta = effect.estimate
+    z = float(stats.norm.ppf(level))
+
+    def bounds(c: float) -> tuple[float, float, float, float]:
+        lo, hi = theta - c * s, theta + c * s
+        se_lo = math.sqrt(float(np.mean((phi - c * phi_s) ** 2)) / n)
+        se_hi = math.sqrt(float(np.mean((phi + c * phi_s) ** 2)) / n)
+        return lo, hi, se_lo, se_hi
+
+    lo, hi, se_lo, se_hi = bounds(_bias_factor(cf_y, cf_d, rho))
+
+    def ci_toward_zero(cf: float) -> float:
+        # the confidence bound on the side of zero, as a signed distance from it
+        b_lo, b_hi, s_lo, s_hi = bounds(_bias_factor(cf, cf, rho))
+        return b_lo - z * s_lo if theta >= 0 else -(b_hi + z * s_hi)
+
+    rv = _robustness_value(theta, rho * s)
+    if ci_toward_zero(0.0) <= 0:
+        rva = 0.0
+    elif rho == 0:
+        rva = 1.0
+    else:
+        rva = float(optimize.brentq(ci_toward_zero, 0.0, 1.0 - 1e-12, xtol=1e-12))
+    return DMLSensitivity(
+        method=effect.method,
+        estimate=theta,
+        theta_lower=lo,
+        theta_upper=hi,
+        ci_lower=lo - z * se_lo,
+        ci_upper=hi + z * se_hi,
+        se_lower=se_lo,
+        se_upper=se_hi,
+        rv=rv,
+        rva=rva,
+        sigma2=sigma2,
+        nu2=nu2,
+        cf_y=float(cf_y),
+        cf_d=float(cf_d),
+        rho=float(rho),
+        level=float(level),
+        n_obs=int(n),
+    )
+
+
+def _robustness_value(theta: float, rho_s: float) -> float:
+    """``rv`` solving ``rv^2 / (1 - rv) = a``, ``a = (theta / (rho S))^2``; 1 if ``rho = 0``."""
+    if rho_s == 0:
+        return 1.0
+    a = (theta / rho_s) ** 2
+    return float((-a + math.sqrt(a * a + 4 * a)) / 2)
+
+
+def dml_sensitivity_contour(
+    result: DMLSensitivity,
+    ax: Axes | None = None,
+    bound: str = "lower",
+    cf_max: float = 0.15,
+    n_grid: int = 61,
+) -> Axes:
+    """Contours of the bound on theta over ``cf_d`` (x) and ``cf_y`` (y).
+
+    The bound is ``theta -/+ |rho| sqrt(cf_y cf_d / (1 - cf_d)) S`` (module docstring),
+    drawn with the zero contour emphasised and the chosen ``(cf_d, cf_y)`` marked.
+
+    Parameters
+    ----------
+    result : DMLSensitivity
+    ax : matplotlib Axes, optional
+    bound : {"lower", "upper"}, default "lower"
+    cf_max : float in (0, 1), default 0.15
+        Upper end of both axes (at least the chosen parameters).
+    n_grid : int, default 61
+    """
+    if bound not in ("lower", "upper"):
+        raise ParameterError(f"dml_sensitivity_contour: bound={bound!r}; 'lower' or 'upper'.")
+    if not 0 < cf_max < 1:
+        raise ParameterError(f"dml_sensitivity_contour: cf_max={cf_max!r} must lie in (0, 1).")
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4))
+    top = min(max(cf_max, result.cf_y, result.cf_d) * 1.05, 0.999)
+    grid = np.linspace(0, top, n_grid)
+    cd, cy = np.meshgrid(grid, grid)
+    s = math.sqrt(result.sigma2 * result.nu2)
+    sign = -1.0 if bound == "lower" else 1.0
+    values = result.estimate + sign * abs(result.rho) * np.sqrt(cy * cd / (1 - cd)) * s
+    cs = ax.contour(cd, cy, values, levels=12, colors="0.4", linewidths=0.8)
+    ax.clabel(cs, fontsize=7)
+    if values.min() < 0 < values.max():
+        ax.contour(cd, cy, values, levels=[0.0], colors="firebrick", linewidths=1.5)
+    ax.plot([result.cf_d], [result.cf_y], marker="o", color="black")
+    ax.annotate(
+        f"{result.theta_lower if bound == 'lower' else result.theta_upper:.3g}",
+        (result.cf_d, result.cf_y),
+        textcoords="offset points",
+        xytext=(5, 5),
+    )
+    ax.set_xlabel("cf_d (gain in Riesz representer variation)")
+    ax.set_ylabel("cf_y (share of residual outcome variation)")
+    ax.set_title(f"{bound} bound on theta, rho = {result.rho:g}")
+    return ax
