@@ -114,6 +114,10 @@ def test_mass_points_warn_and_adjust():
         ({"bwselect": "ik"}, "bwselect"),
         ({"p": -1}, "p="),
         ({"p": 1, "q": 0}, "q=0"),
+        ({"p": 1, "q": 1}, "q=1 is not above p=1"),
+        ({"p": 1, "q": 3}, "needs fixed bandwidths"),
+        ({"p": 0, "q": 2, "bwselect": "msetwo"}, "needs fixed bandwidths"),
+        ({"p": 2, "q": 4, "b": 0.5}, "needs fixed bandwidths"),
         ({"deriv": 2}, "deriv=2"),
         ({"h": -1.0}, "h="),
         ({"level": 95}, "level"),
@@ -151,3 +155,35 @@ def test_bad_data():
 def test_not_fitted():
     with pytest.raises(NotFittedError):
         _ = RegressionDiscontinuity().result_
+
+
+@pytest.mark.parametrize("vce", ["nn", "hc0", "hc1", "hc2", "hc3"])
+@pytest.mark.parametrize(
+    ("p", "fuzzy", "mass"), [(0, False, False), (1, True, True), (2, False, True)]
+)
+def test_moment_sums_match_design_matrices(vce, p, fuzzy, mass):
+    # without clusters and covariates the fits and the selector run on fused moment
+    # sums; they must reproduce the design-matrix computations up to rounding
+    from paribus.designs.rdd.bandwidth import _terms, _terms_general
+    from paribus.designs.rdd.inference import combine
+    from paribus.designs.rdd.local_poly import SideData, fit_side
+
+    d = simulate_rd(n=700, seed=3, mass=mass, fuzzy=fuzzy).sort_values("x")
+    cols = ["y", "t"] if fuzzy else ["y"]
+    below = d.x.to_numpy() < 0
+    sides = [SideData(d.x.to_numpy()[m], d[cols].to_numpy()[m], None) for m in (below, ~below)]
+    n_out = len(cols)
+    for kernel in ("triangular", "uniform", "epanechnikov"):
+        fits = {
+            fast: [fit_side(s, 0.45, 0.7, p, p + 1, kernel, vce, 3, moments=fast) for s in sides]
+            for fast in (False, True)
+        }
+        slow = combine(fits[False][0], fits[False][1], n_out, 0)
+        fast = combine(fits[True][0], fits[True][1], n_out, 0)
+        for field in ("tau_cl", "tau_bc", "se_cl", "se_rb"):
+            assert getattr(fast, field) == pytest.approx(getattr(slow, field), rel=1e-10)
+        opts = {"kernel": kernel, "vce": vce, "nnmatch": 3, "n_out": n_out}
+        for s in sides:
+            want = _terms_general(s, p + 1, p + 1, p + 2, 0.5, 0.8, 1.0, **opts, cache={})
+            got = _terms(s, p + 1, p + 1, p + 2, 0.5, 0.8, 1.0, **opts, cache={})
+            assert [got.v, got.b, got.r] == pytest.approx([want.v, want.b, want.r], rel=1e-9)

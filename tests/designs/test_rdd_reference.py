@@ -145,3 +145,18 @@ def test_bandwidth_selectors(bwselect):
 )
 def test_designs_and_variances(options):
     _compare(**options)
+
+
+@pytest.mark.parametrize(("p", "q"), [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (2, 4), (1, 4)])
+@pytest.mark.parametrize("bandwidths", [(0.5, 0.5), (0.4, 0.8), (0.7, 0.35)])
+def test_orders_fixed_bandwidths(p, q, bandwidths):
+    # q != p + 1 is supported with fixed bandwidths only (the selectors refuse it:
+    # rdrobust 2.1.1 takes the bias constant from the q-th coefficient of the q-th
+    # order fit, where the MSE expansion calls for the (p+1)-th)
+    _compare(p=p, q=q, h=bandwidths[0], b=bandwidths[1])
+
+
+@pytest.mark.parametrize(("p", "q"), [(0, 1), (1, 2), (2, 3)])
+@pytest.mark.parametrize("bwselect", ["mserd", "msetwo", "msesum", "msecomb2", "cerrd"])
+def test_orders_selected_bandwidths(p, q, bwselect):
+    _compare(p=p, q=q, bwselect=bwselect, kernel="uniform", seed=2)

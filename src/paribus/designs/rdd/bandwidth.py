@@ -17,6 +17,11 @@ and a regularisation term ``R`` (three times the variance of the bias estimate),
 sets ``h = (V / (B^2 + R))^{1/(2o+3)}``; a common bandwidth (``*rd``) uses
 ``(V_- + V_+) / ((B_+ - B_-)^2 + R_- + R_+)``, the "sum" variant ``(B_+ + B_-)^2``.
 CER-optimal bandwidths shrink the MSE-optimal ``h`` by ``n^{-p / ((3+p)(3+2p))}``.
+
+Only ``q = p + 1`` is selected (the estimator refuses other ``q`` without fixed
+bandwidths): rdrobust 2.1.1 takes the bias of each stage from the highest coefficient
+of the bias fit, which is the ``(o+1)``-th one only then. Without clusters or
+covariates each stage runs on kernel-weighted moment sums (:mod:`._moments`).
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from paribus.designs.rdd._moments import hankel, hc_combined, meat_sums, moment_sums, window
 from paribus.designs.rdd.checks import n_distinct
 from paribus.designs.rdd.kernels import pilot_constant
 from paribus.designs.rdd.local_poly import SideData, inverse_gram, powers, residuals
+from paribus.designs.rdd.residuals import nn_residuals
 from paribus.designs.rdd.variance import meat
 
 __all__ = ["BWSELECT", "Bandwidths", "select_bandwidths"]
@@ -107,7 +114,7 @@ def _window_residuals(
     vce: str,
     nnmatch: int,
     h: float,
-    cache: dict[float, np.ndarray],
+    cache: dict[Any, Any],
 ) -> np.ndarray:
     """Residuals in a window; nearest-neighbour ones depend only on the window, and
     every stage shares the pilot ``c``, so ``cache`` keeps them per side and bandwidth."""
@@ -130,9 +137,99 @@ def _terms(
     vce: str,
     nnmatch: int,
     n_out: int,
-    cache: dict[float, np.ndarray],
+    cache: dict[Any, Any],
 ) -> _Terms:
     """Variance, bias and regularisation constants of one side at one stage."""
+    if side.clusters is not None or side.d.shape[1] > n_out:
+        return _terms_general(side, o, nu, o_b, h_v, h_b, scale, kernel, vce, nnmatch, n_out, cache)
+    # the variance part depends only on (o, nu, h_v): the combined selectors share it
+    key = ("v", o, nu, h_v)
+    if key not in cache:
+        cache[key] = _variance_part(side, o, nu, h_v, kernel, vce, nnmatch, n_out, cache)
+    var, b_const, s = cache[key]
+    lo, hi = window(side.u, h_b, kernel)
+    u_b, d_b = side.u[lo:hi], side.d[lo:hi]
+    sums_b, t_b = moment_sums(u_b, d_b, h_b, kernel, 2 * o_b, o_b)
+    ginv_b = np.linalg.inv(hankel(sums_b, o_b))
+    beta_b = ginv_b @ t_b
+    bias_coef = beta_b[o + 1] / h_b ** (o + 1)
+    reg = 0.0
+    if scale > 0:
+        e_b = _combined_residuals(side, lo, hi, s, beta_b, ginv_b, h_b, kernel, vce, nnmatch, cache)
+        meat_b = hankel(meat_sums(u_b, e_b, h_b, kernel, o_b), o_b)
+        v_b = float((ginv_b @ meat_b @ ginv_b)[o + 1, o + 1]) / h_b ** (2 * (o + 1))
+        reg = 3.0 * b_const**2 * v_b
+    bias = math.sqrt(2 * (o + 1 - nu)) * b_const * float(s @ bias_coef)
+    return _Terms(v=var, b=bias, r=scale**2 * 2 * (o + 1 - nu) * reg)
+
+
+def _combined_residuals(
+    side: SideData,
+    lo: int,
+    hi: int,
+    s: np.ndarray,
+    beta: np.ndarray,
+    ginv: np.ndarray,
+    h: float,
+    kernel: str,
+    vce: str,
+    nnmatch: int,
+    cache: dict[Any, Any],
+) -> np.ndarray:
+    """Residuals of the outcome combination ``s`` in the window ``[lo, hi)``."""
+    if vce == "nn":
+        # nearest-neighbour residuals depend only on the window: cached per window
+        if (lo, hi) not in cache:
+            cache[(lo, hi)] = nn_residuals(side.u[lo:hi], side.d[lo:hi], nnmatch)
+        res = cache[(lo, hi)]
+        if res.shape[1] == 1 and s[0] == 1.0:
+            return res[:, 0]
+        return res @ s
+    return hc_combined(side.u[lo:hi], side.d[lo:hi], s, beta, ginv, h, kernel, vce)
+
+
+def _variance_part(
+    side: SideData,
+    o: int,
+    nu: int,
+    h_v: float,
+    kernel: str,
+    vce: str,
+    nnmatch: int,
+    n_out: int,
+    cache: dict[Any, Any],
+) -> tuple[float, float, np.ndarray]:
+    """Variance constant, bias constant and outcome combination at the pilot ``h_v``."""
+    lo, hi = window(side.u, h_v, kernel)
+    u, d = side.u[lo:hi], side.d[lo:hi]
+    sums, t_sums = moment_sums(u, d, h_v, kernel, 2 * o + 1, o)
+    ginv = np.linalg.inv(hankel(sums, o))
+    beta_sc = ginv @ t_sums
+    beta = beta_sc / (h_v ** np.arange(o + 1))[:, None]
+    s = _combination(beta, side, np.empty((0, o + 1)), np.empty(0), n_out, nu)
+    e = _combined_residuals(side, lo, hi, s, beta_sc, ginv, h_v, kernel, vce, nnmatch, cache)
+    meat_v = hankel(meat_sums(u, e, h_v, kernel, o), o)
+    v_v = float((ginv @ meat_v @ ginv)[nu, nu]) / h_v ** (2 * nu)
+    # leading bias of coefficient nu per unit of the (o+1)-th coefficient, in h units
+    b_const = float((ginv @ sums[o + 1 : 2 * o + 2])[nu])
+    return (2 * nu + 1) * h_v ** (2 * nu + 1) * v_v, b_const, s
+
+
+def _terms_general(
+    side: SideData,
+    o: int,
+    nu: int,
+    o_b: int,
+    h_v: float,
+    h_b: float,
+    scale: float,
+    kernel: str,
+    vce: str,
+    nnmatch: int,
+    n_out: int,
+    cache: dict[Any, Any],
+) -> _Terms:
+    """:func:`_terms` with clusters or covariates, from the weighted design matrices."""
     win, w = side.kernel_window(h_v, kernel)
     r = powers(win.u / h_v, o)
     ginv = inverse_gram(r, w)
@@ -158,6 +255,15 @@ def _terms(
     bias = math.sqrt(2 * (o + 1 - nu)) * b_const * float(s @ beta_b)
     var = (2 * nu + 1) * h_v ** (2 * nu + 1) * v_v
     return _Terms(v=var, b=bias, r=scale**2 * 2 * (o + 1 - nu) * reg)
+
+
+def _sorted_quantile(x: np.ndarray, level: float) -> float:
+    """``np.percentile(x, 100 level)`` (linear interpolation) of a sorted array."""
+    pos = level * (x.shape[0] - 1)
+    below = math.floor(pos)
+    above = min(below + 1, x.shape[0] - 1)
+    frac = pos - below
+    return float(x[below] + frac * (x[above] - x[below]))
 
 
 def _common(left: _Terms, right: _Terms, rate: float, sign: float) -> float:
@@ -196,7 +302,7 @@ def _stage(
     scale: float,
     limits: _Limits,
     opts: dict[str, Any],
-    caches: tuple[dict[float, np.ndarray], dict[float, np.ndarray]],
+    caches: tuple[dict[Any, Any], dict[Any, Any]],
 ) -> tuple[float, float]:
     """One plug-in stage for a selector family ("rd", "two", "sum")."""
     tl = _terms(left, o, nu, o_b, c_bw, pilot[0], scale, **opts, cache=caches[0])
@@ -221,7 +327,7 @@ def _family(
     opts: dict[str, Any],
     stage1: tuple[_Terms, _Terms],
     pilot_limits: _Limits,
-    caches: tuple[dict[float, np.ndarray], dict[float, np.ndarray]],
+    caches: tuple[dict[Any, Any], dict[Any, Any]],
 ) -> tuple[float, float, float, float]:
     """``(h_-, h_+, b_-, b_+)`` MSE-optimal for one family."""
     tl, tr = stage1
@@ -261,13 +367,12 @@ def select_bandwidths(
     The running variable is standardised (divided by its standard deviation) during
     the search, as rdrobust does by default, and the result is scaled back.
     """
-    u_all = np.concatenate([left.u, right.u])
+    u_all = np.concatenate([left.u, right.u])  # sorted: the sides are sorted slices
     n = u_all.shape[0]
     sd = float(np.std(u_all, ddof=1))
     left = SideData(left.u / sd, left.d, left.clusters)
     right = SideData(right.u / sd, right.d, right.clusters)
-    u_all = u_all / sd
-    q75, q25 = np.percentile(u_all, [75, 25])
+    q75, q25 = _sorted_quantile(u_all, 0.75) / sd, _sorted_quantile(u_all, 0.25) / sd
     # with mass-point adjustment the rates count distinct running values
     n_rate = n_distinct(left.u) + n_distinct(right.u) if masspoints else n
     c_bw = pilot_constant(kernel) * min(1.0, (q75 - q25) / 1.349) * n_rate ** (-0.2)
@@ -285,7 +390,7 @@ def select_bandwidths(
     c_bw = min(max(c_bw, lo_l, lo_r), max(hi_l, hi_r))
     limits = _Limits(0.0, 0.0, 0.0, hi_l, hi_r, max(hi_l, hi_r))
     pilot_limits = _Limits(lo_l, lo_r, max(lo_l, lo_r), hi_l, hi_r, max(hi_l, hi_r))
-    caches: tuple[dict[float, np.ndarray], dict[float, np.ndarray]] = ({}, {})
+    caches: tuple[dict[Any, Any], dict[Any, Any]] = ({}, {})
     opts: dict[str, Any] = {"kernel": kernel, "vce": vce, "nnmatch": nnmatch, "n_out": n_out}
     # stage 1 estimates its bias by a global fit over each side's whole range
     range_l = abs(float(left.u.min())) + 1e-8

@@ -81,7 +81,7 @@ def rd_arrays(
         cl_missing = np.zeros(frame.shape[0], bool)
     missing = cl_missing.copy()
     for values in cols.values():
-        missing |= np.isnan(values)
+        np.logical_or(missing, np.isnan(values), out=missing)
     if missing.any():
         if not dropna:
             counts = {n: int(np.isnan(v).sum()) for n, v in cols.items() if np.isnan(v).any()}
@@ -97,7 +97,7 @@ def rd_arrays(
             DataWarning,
             stacklevel=4,
         )
-    keep = ~missing
+    keep = ~missing if missing.any() else slice(None)  # no copies when nothing is missing
     x = cols[running][keep]
     order = np.argsort(x)  # ties in any order: every result depends on sums over ties
     if clusters is not None:
@@ -130,9 +130,9 @@ def mass_points(x_left: np.ndarray, x_right: np.ndarray) -> tuple[float, float]:
 
 
 def check_sides(x: np.ndarray, cutoff: float, running: str, needed: int) -> None:
-    """Both sides of the cutoff need ``needed`` distinct running values."""
-    left = np.unique(x[x < cutoff]).shape[0]
-    right = np.unique(x[x >= cutoff]).shape[0]
+    """Both sides of the cutoff need ``needed`` distinct running values (``x`` sorted)."""
+    split = int(np.searchsorted(x, cutoff, side="left"))
+    left, right = n_distinct(x[:split]), n_distinct(x[split:])
     for side, count in (("below", left), ("at or above", right)):
         if count == 0:
             raise DataError(

@@ -20,6 +20,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator
 
 from paribus._core.params import NONE, Interval, Options, Satisfies, validate_params
+from paribus.designs.rdd._moments import window
 from paribus.designs.rdd.bandwidth import BWSELECT, Bandwidths, select_bandwidths
 from paribus.designs.rdd.checks import (
     MassPointsWarning,
@@ -76,7 +77,9 @@ class RegressionDiscontinuity(BaseEstimator):
     p : int, default 1
         Order of the local polynomial for the estimate.
     q : int, optional
-        Order for the bias correction; default ``p + 1``.
+        Order for the bias correction, at least ``p + 1`` (the default). Other values
+        need fixed bandwidths ``h``/``b``: the bandwidth selectors support only
+        ``q = p + 1``.
     deriv : int, default 0
         Derivative whose jump is estimated (``1`` for kink designs).
     kernel : {"triangular", "uniform", "epanechnikov"}
@@ -168,10 +171,21 @@ class RegressionDiscontinuity(BaseEstimator):
             type(self).__name__, self.get_params(deep=False), self._parameter_constraints
         )
         q = self.p + 1 if self.q is None else int(self.q)
-        if q < self.p:
+        if q <= self.p:
             raise ParameterError(
-                f"RegressionDiscontinuity: q={q} is below p={self.p}; the bias-correction "
-                "polynomial must be at least as rich (default q = p + 1)."
+                f"RegressionDiscontinuity: q={q} is not above p={self.p}; the bias "
+                "correction estimates the (p+1)-th derivative, so it needs q >= p + 1 "
+                "(default q = p + 1)."
+            )
+        if q != self.p + 1 and self.h is None:
+            # rdrobust 2.1.1 (Python) estimates the bias constant of each selector stage
+            # from the highest (q-th) coefficient of the q-th order fit, where the MSE
+            # expansion (CCT 2014) calls for the (p+1)-th; the two agree only when
+            # q = p + 1, so a data-driven h would silently differ from rdrobust's.
+            raise ParameterError(
+                f"RegressionDiscontinuity: q={q} with p={self.p} needs fixed bandwidths; "
+                "the data-driven selectors support only q = p + 1 (pass h= and b=, or "
+                "leave q at its default)."
             )
         if self.deriv > self.p:
             raise ParameterError(
@@ -235,13 +249,14 @@ class RegressionDiscontinuity(BaseEstimator):
             cols.append(arrays.z)
         d = np.hstack(cols)
         u = arrays.x - cutoff
-        lft = u < 0
+        # rows are sorted by the running variable: each side is a contiguous slice
+        split = int(np.searchsorted(u, 0.0, side="left"))
         cl = arrays.clusters
 
-        def side(mask: np.ndarray) -> SideData:
-            return SideData(u[mask], d[mask], None if cl is None else cl[mask])
+        def side(rows: slice) -> SideData:
+            return SideData(u[rows], d[rows], None if cl is None else cl[rows])
 
-        left, right = side(lft), side(~lft)
+        left, right = side(slice(0, split)), side(slice(split, None))
         if arrays.t is not None:
             t_l, t_r = left.d[:, 1], right.d[:, 1]
             if np.ptp(np.concatenate([t_l, t_r])) == 0:
@@ -311,9 +326,13 @@ class RegressionDiscontinuity(BaseEstimator):
         self, design: _Design, bw: Bandwidths, p: int, q: int, kernel: str, treatment: str | None
     ) -> Estimates:
         vce, nn = self.vce, int(self.nnmatch)
+        # without covariates the fits reduce to moment sums (covariates need the rows)
+        fast = design.left.d.shape[1] == design.n_out
         try:
-            left = fit_side(design.left, bw.h_left, bw.b_left, p, q, kernel, vce, nn)
-            right = fit_side(design.right, bw.h_right, bw.b_right, p, q, kernel, vce, nn)
+            left = fit_side(design.left, bw.h_left, bw.b_left, p, q, kernel, vce, nn, moments=fast)
+            right = fit_side(
+                design.right, bw.h_right, bw.b_right, p, q, kernel, vce, nn, moments=fast
+            )
             est = combine(left, right, design.n_out, int(self.deriv))
         except np.linalg.LinAlgError as err:
             raise DataError(
@@ -350,9 +369,8 @@ class RegressionDiscontinuity(BaseEstimator):
         n_l, n_r = design.left.u.shape[0], design.right.u.shape[0]
 
         def count(u: np.ndarray, width: float) -> int:
-            from paribus.designs.rdd.kernels import kernel_weights
-
-            return int(np.count_nonzero(kernel_weights(u, width, kernel) > 0))
+            lo, hi = window(u, width, kernel)
+            return hi - lo
 
         diagnostics: dict[str, Any] = {
             "design": ("fuzzy" if fuzzy else "sharp") + (" kink" if self.deriv else ""),

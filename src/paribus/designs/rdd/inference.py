@@ -40,6 +40,7 @@ def _gamma(left: SideFit, right: SideFit, n_out: int) -> np.ndarray:
     """Common covariate coefficients: each side's polynomial partialled out (FWL)."""
     top = np.zeros((left.d.shape[1] - n_out, left.d.shape[1]))
     for fit in (left, right):
+        assert fit.a_cl is not None  # covariates: fitted from the design matrices
         z = fit.d[:, n_out:]
         wz = fit.a_cl[:, :1] * z  # a_cl[:, 0] is the kernel weight W_h
         u = fit.a_cl.T @ fit.d
@@ -77,10 +78,15 @@ def combine(left: SideFit, right: SideFit, n_out: int, deriv: int) -> Estimates:
         tau_cl, tau_bc, s = tau_y, tau_y_bc, s_y
 
     def var(fit: SideFit, robust: bool, sc: float) -> float:
-        a = fit.a_rb if robust else fit.a_cl
-        res = fit.res_b if robust else fit.res_h
-        k = fit.q + 1 if robust else a.shape[1]
-        m = meat(a, res @ s, fit.clusters, k)
+        pairs = fit.meat_rb if robust else fit.meat_cl
+        if pairs is not None:
+            m = np.einsum("c,e,cejl->jl", s, s, pairs)
+        else:
+            a = fit.a_rb if robust else fit.a_cl
+            assert a is not None
+            res = fit.res_b if robust else fit.res_h
+            k = fit.q + 1 if robust else a.shape[1]
+            m = meat(a, res @ s, fit.clusters, k)
         return float((fit.ginv @ m @ fit.ginv)[deriv, deriv]) * sc**2
 
     se_cl = math.sqrt(var(left, False, scale) + var(right, False, scale_r))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from paribus.designs.rdd._moments import fit_meats, hankel, hc_matrix, moment_sums, window
 from paribus.designs.rdd.kernels import kernel_weights
 from paribus.designs.rdd.residuals import nn_residuals
 
@@ -113,20 +114,39 @@ class SideFit:
     beta_p: np.ndarray
     beta_bc: np.ndarray
     ginv: np.ndarray
-    a_cl: np.ndarray
-    a_rb: np.ndarray
+    a_cl: np.ndarray | None
+    a_rb: np.ndarray | None
     res_h: np.ndarray
     res_b: np.ndarray
     d: np.ndarray
     clusters: np.ndarray | None
     n_h: int
     n_b: int
+    # without clusters or covariates: the meats of every pair of columns, ``(k, k, p+1,
+    # p+1)``, from one fused pass (then ``a_cl``/``a_rb`` are not formed)
+    meat_cl: np.ndarray | None = None
+    meat_rb: np.ndarray | None = None
 
 
 def fit_side(
-    side: SideData, h: float, b: float, p: int, q: int, kernel: str, vce: str, nnmatch: int
+    side: SideData,
+    h: float,
+    b: float,
+    p: int,
+    q: int,
+    kernel: str,
+    vce: str,
+    nnmatch: int,
+    *,
+    moments: bool = False,
 ) -> SideFit:
-    """Conventional and bias-corrected local polynomial fits of every column of ``d``."""
+    """Conventional and bias-corrected local polynomial fits of every column of ``d``.
+
+    ``moments=True`` (no clusters, no covariates) computes the fits from kernel-weighted
+    moment sums and the variances' meats in one pass, without design matrices.
+    """
+    if moments and side.clusters is None:
+        return _fit_side_moments(side, h, b, p, q, kernel, vce, nnmatch)
     win, w_big = side.kernel_window(max(h, b), kernel)
     wh = w_big if h >= b else kernel_weights(win.u, h, kernel)
     wb = w_big if b >= h else kernel_weights(win.u, b, kernel)
@@ -154,4 +174,47 @@ def fit_side(
         res_b = hc_residuals(win.d, rq, wb, gq, vce)
     return SideFit(
         h, b, q, beta_p, beta_bc, gp, a_cl, a_rb, res_h, res_b, win.d, win.clusters, n_h, n_b
+    )
+
+
+def _fit_side_moments(
+    side: SideData, h: float, b: float, p: int, q: int, kernel: str, vce: str, nnmatch: int
+) -> SideFit:
+    lo, hi = window(side.u, max(h, b), kernel)
+    u, d = side.u[lo:hi], side.d[lo:hi]
+    lo_h, hi_h = window(u, h, kernel)
+    lo_b, hi_b = window(u, b, kernel)
+    sums_h, t_h = moment_sums(u[lo_h:hi_h], d[lo_h:hi_h], h, kernel, 2 * p + 1, p)
+    sums_b, t_b = moment_sums(u[lo_b:hi_b], d[lo_b:hi_b], b, kernel, 2 * q, q)
+    gp = np.linalg.inv(hankel(sums_h, p))
+    gq = np.linalg.inv(hankel(sums_b, q))
+    lead = sums_h[p + 1 : 2 * p + 2]  # sum W_h r_i (u_i / h)^(p+1)
+    rho = (h / b) ** (p + 1)
+    beta_p = gp @ t_h
+    beta_bc = gp @ (t_h - rho * np.outer(lead, gq[:, p + 1] @ t_b))
+    if vce == "nn":
+        res_h = res_b = nn_residuals(u, d, nnmatch)
+    else:
+        res_h = hc_matrix(u, d, beta_p, gp, h, kernel, vce)
+        res_b = hc_matrix(u, d, gq @ t_b, gq, b, kernel, vce)
+    meat_cl, meat_rb = fit_meats(
+        u, res_h, res_b, h, b, kernel, p, q, np.ascontiguousarray(gq[:, p + 1]), lead, rho
+    )
+    return SideFit(
+        h,
+        b,
+        q,
+        beta_p,
+        beta_bc,
+        gp,
+        None,
+        None,
+        res_h,
+        res_b,
+        d,
+        None,
+        hi_h - lo_h,
+        hi_b - lo_b,
+        meat_cl,
+        meat_rb,
     )

@@ -46,18 +46,81 @@ def _neighbourhoods(values: np.ndarray, gstart: np.ndarray, target: int) -> tupl
     return lo, hi
 
 
+@numba.njit(cache=True)
+def _nn_distinct(x: np.ndarray, d: np.ndarray, csum: np.ndarray, target: int) -> np.ndarray:
+    """:func:`_nn_residuals` when no two running values tie (every group one row)."""
+    n, k = d.shape
+    out = np.empty((n, k))
+    for g in range(n):
+        a, b = g, g
+        value = x[g]
+        while b - a < target:
+            dl = value - x[max(a - 1, 0)]
+            dr = x[min(b + 1, n - 1)] - value
+            go_left = a > 0 and (b == n - 1 or dl <= dr)
+            go_right = b < n - 1 and (a == 0 or dr <= dl)
+            if go_left:
+                a -= 1
+            if go_right:
+                b += 1
+        j = float(b - a)
+        factor = np.sqrt(j / (j + 1.0))
+        for c in range(k):
+            mean_others = (csum[b + 1, c] - csum[a, c] - d[g, c]) / j
+            out[g, c] = factor * (d[g, c] - mean_others)
+    return out
+
+
+@numba.njit(cache=True)
+def _nn_residuals(x: np.ndarray, d: np.ndarray, nnmatch: int) -> np.ndarray:
+    """One pass: tie groups, each group's neighbourhood (as :func:`_neighbourhoods`, with
+    the two-way comparison written without branches) and the residuals."""
+    n, k = d.shape
+    target = min(nnmatch, n - 1)
+    # runs of tied values: group g holds rows gstart[g] .. gstart[g + 1] - 1
+    gstart = np.empty(n + 1, np.int64)
+    m = 0
+    for i in range(n):
+        if i == 0 or x[i] != x[i - 1]:
+            gstart[m] = i
+            m += 1
+    gstart[m] = n
+    csum = np.zeros((n + 1, k))
+    for i in range(n):
+        for c in range(k):
+            csum[i + 1, c] = csum[i, c] + d[i, c]
+    if m == n:
+        return _nn_distinct(x, d, csum, target)
+    out = np.empty((n, k))
+    for g in range(m):
+        a, b = g, g
+        value = x[gstart[g]]
+        total = gstart[g + 1] - gstart[g]
+        while total - 1 < target:
+            dl = value - x[gstart[max(a - 1, 0)]]
+            dr = x[gstart[min(b + 1, m - 1)]] - value
+            go_left = a > 0 and (b == m - 1 or dl <= dr)
+            go_right = b < m - 1 and (a == 0 or dr <= dl)
+            if go_left:
+                a -= 1
+            if go_right:
+                b += 1
+            total = gstart[b + 1] - gstart[a]
+        first, last = gstart[a], gstart[b + 1]
+        j = float(last - first - 1)
+        factor = np.sqrt(j / (j + 1.0))
+        for i in range(gstart[g], gstart[g + 1]):
+            for c in range(k):
+                mean_others = (csum[last, c] - csum[first, c] - d[i, c]) / j
+                out[i, c] = factor * (d[i, c] - mean_others)
+    return out
+
+
 def nn_residuals(x: np.ndarray, d: np.ndarray, nnmatch: int) -> np.ndarray:
     """Nearest-neighbour residuals of each column of ``d`` (rows sorted by ``x``)."""
     n = x.shape[0]
     if n < 2:
         return np.zeros_like(d)
-    start = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))  # runs of ties
-    gstart = np.concatenate([start, [n]]).astype(np.int64)
-    lo, hi = _neighbourhoods(np.ascontiguousarray(x[start]), gstart, min(nnmatch, n - 1))
-    csum = np.zeros((n + 1, d.shape[1]))
-    np.cumsum(d, axis=0, out=csum[1:])
-    counts = np.diff(gstart)
-    first, last = np.repeat(gstart[lo], counts), np.repeat(gstart[hi + 1], counts)
-    j = (last - first - 1).astype(float)[:, None]
-    mean_others = (csum[last] - csum[first] - d) / j
-    return np.sqrt(j / (j + 1.0)) * (d - mean_others)
+    xs = np.ascontiguousarray(x, dtype=float)
+    ds = np.ascontiguousarray(d, dtype=float)
+    return _nn_residuals(xs, ds, int(nnmatch))
