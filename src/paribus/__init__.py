@@ -10,6 +10,7 @@ Identify, estimate, and try to break it::
 
 from paribus import checks, datasets, designs, errors, learners
 from paribus._core.config import config, get_config
+from paribus.checks import check
 from paribus.data import CausalData
 from paribus.designs import IV2SLS, IVGMM, IVLIML, RegressionDiscontinuity
 from paribus.effects import (
@@ -73,6 +74,7 @@ __all__ = [
     "TLearner",
     "XLearner",
     "__version__",
+    "check",
     "checks",
     "config",
     "datasets",

@@ -134,7 +134,7 @@ def _verdict(
             (
                 f"permutation p-value {p:.3f}: passes when the original estimate "
                 "is larger than 95% of placebo estimates"
-                + ("" if ok.size >= 19 else f" (impossible with {ok.size} repetitions: use 19+)")
+                + ("" if ok.size >= 20 else f" (impossible with {ok.size} repetitions: use 20+)")
             ),
         )
     if name == "random_common_cause":
