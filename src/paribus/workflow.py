@@ -6,6 +6,7 @@
     identified = model.identify("X", "Y")          # IdentifiedEffect (the Estimand)
     estimated = identified.estimate("aipw")        # EstimatedEffect (the Effect)
     checked = estimated.refute()                   # RefutedEffect (the refutations)
+    report = estimated.check()                     # CheckReport (the standard battery)
     print(checked.summary())
 
 Graph nodes that are not columns of the data are treated as unobserved: the
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -29,6 +30,9 @@ from paribus.errors import ParameterError
 from paribus.graph.causal_graph import CausalGraph
 from paribus.graph.identify import Estimand, identify
 from paribus.results import Effect
+
+if TYPE_CHECKING:
+    from paribus.checks.battery import CheckReport
 
 __all__ = ["CausalModel", "EstimatedEffect", "IdentifiedEffect", "RefutedEffect"]
 
@@ -185,6 +189,17 @@ class EstimatedEffect:
             n_jobs=n_jobs,
         )
         return RefutedEffect(self, tuple(results))
+
+    def check(self, **settings: Any) -> CheckReport:
+        """Run the standard battery (:func:`paribus.check`) on this estimate and its data.
+
+        ``settings`` go to :func:`paribus.checks.battery.check` (``checks``, ``n_repeats``,
+        ``random_state``, ...); the data, treatment, outcome and covariates are this
+        estimate's.
+        """
+        from paribus.checks.battery import check  # lazy: battery imports the effects
+
+        return check(self, **settings)
 
     def summary(self) -> str:
         return f"{self.identified.summary()}\n\n{self.effect}"

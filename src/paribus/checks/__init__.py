@@ -2,7 +2,7 @@
 confounding (E-value, omitted-variable bias), and validation of CATE models."""
 
 from paribus._core.overlap import effective_sample_size, overlap_diagnostics
-from paribus.checks.balance import balance_table
+from paribus.checks.balance_report import BalanceReport, balance
 from paribus.checks.battery import CHECKS, CheckReport, CheckResult, check
 from paribus.checks.confounder_sweep import ConfounderSweep, confounder_sweep
 from paribus.checks.dml_sensitivity import DMLSensitivity, dml_sensitivity, dml_sensitivity_contour
@@ -13,6 +13,7 @@ from paribus.checks.heterogeneity import (
     validate_heterogeneity,
 )
 from paribus.checks.omitted_variable_bias import OmittedVariableBias
+from paribus.checks.overlap_report import OverlapReport, TrimmingSuggestion, overlap
 from paribus.checks.refute import REFUTERS, Refutation, refute
 from paribus.checks.refuters_more import (
     IntervalRefutation,
@@ -22,10 +23,12 @@ from paribus.checks.refuters_more import (
     negative_control_outcome,
 )
 from paribus.checks.rosenbaum import RosenbaumBounds, rosenbaum_bounds
+from paribus.checks.standardized_differences import balance_table
 
 __all__ = [
     "CHECKS",
     "REFUTERS",
+    "BalanceReport",
     "CheckReport",
     "CheckResult",
     "ConfounderSweep",
@@ -34,8 +37,11 @@ __all__ = [
     "HeterogeneityReport",
     "IntervalRefutation",
     "OmittedVariableBias",
+    "OverlapReport",
     "Refutation",
     "RosenbaumBounds",
+    "TrimmingSuggestion",
+    "balance",
     "balance_table",
     "bootstrap_refuter",
     "check",
@@ -48,6 +54,7 @@ __all__ = [
     "evalue",
     "negative_control_exposure",
     "negative_control_outcome",
+    "overlap",
     "overlap_diagnostics",
     "refute",
     "rosenbaum_bounds",
