@@ -141,3 +141,20 @@ def test_logit_runs_with_single_threaded_blas(monkeypatch):
         after = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
     assert seen and set(seen) == {1}
     assert set(after) == {2}  # restored on exit
+
+
+def test_fitted_estimators_and_results_pickle_for_process_workers(tmp_path):
+    import pickle
+
+    from paribus.checks import refute
+
+    frame = simulate(n=300, seed=4).frame
+    est = IRM(folds=2, outcome_model=LinearRegression(), propensity_model=Logit(), random_state=0)
+    est.fit(frame, "t", "y", COVARIATES)
+    twin = pickle.loads(pickle.dumps(est))
+    assert twin.result_ == est.result_
+    assert twin.result_.diagnostics == est.result_.diagnostics
+    # the refuters ship the fitted estimator to loky workers (n_jobs=2, processes)
+    with paribus.config(n_jobs=2, backend="loky"):
+        checks = refute(est, frame, "t", "y", COVARIATES, n_repeats=2, random_state=0)
+    assert len(checks) == 3

@@ -35,6 +35,11 @@ class FrozenMapping(Mapping[str, Any]):
     def __repr__(self) -> str:
         return f"FrozenMapping({self._data!r})"
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # rebuilt through __init__: pickling's default attribute restore would hit
+        # __setattr__; results and fitted estimators travel to parallel workers
+        return (FrozenMapping, (dict(self._data),))
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Mapping):
             return NotImplemented
