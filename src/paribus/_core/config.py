@@ -19,9 +19,10 @@ BLAS) never oversubscribe the cores: by default ``cores // workers``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields, replace
 from typing import Any
+
+from joblib import cpu_count  # usable cores: affinity mask and cgroup quota
 
 from paribus.errors import ParameterError
 
@@ -135,14 +136,6 @@ def config(
     previous = _current
     _current = _check(replace(previous, **changes))
     return _Setting(previous)
-
-
-def cpu_count() -> int:
-    """Cores this process may use (the affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return os.cpu_count() or 1
 
 
 def effective_n_jobs(n_jobs: int | None) -> int:

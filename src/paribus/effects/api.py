@@ -9,7 +9,7 @@ from typing import Any
 from paribus.effects._base import EffectEstimator
 from paribus.effects.aipw import AIPW
 from paribus.effects.dml import IRM, PLR
-from paribus.effects.dml_iv import IIVM, PLIV, _DoubleMLIV
+from paribus.effects.dml_iv import IIVM, PLIV
 from paribus.effects.frontdoor import FrontDoor
 from paribus.effects.g_computation import GComputation
 from paribus.effects.ipw import IPW
@@ -112,8 +112,8 @@ def estimate(
     est = estimator_for(method, **settings)
     extra: dict[str, Any] = {}
     if instrument is not None:
-        if not isinstance(est, _DoubleMLIV):
-            iv = [name for name, cls in METHODS.items() if issubclass(cls, _DoubleMLIV)]
+        if not est._instrumented:
+            iv = [name for name, cls in METHODS.items() if cls._instrumented]
             raise ParameterError(
                 f"method {method!r} takes no instrument; the instrumental-variable methods "
                 f"are {', '.join(iv)}."
