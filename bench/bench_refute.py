@@ -2,13 +2,17 @@
 
 Run by hand in the bench environment::
 
-    .venv-bench/bin/python bench/bench_refute.py [DOWHY_REPS]
+    .venv-bench/bin/python bench/bench_refute.py [DOWHY_REPS] [--refit]
 
 Data: 50k rows x 20 covariates of the ``bench/_data.py`` design (seed 0). One paribus
 AIPW estimate (default learners: depth-3 LightGBM, 100 rounds, one thread per fit;
 5 folds), then placebo treatment, random common cause and data subset (fraction 0.8),
 100 repetitions each, by ``paribus.checks.refute`` with ``n_jobs=-1`` (every core,
-joblib's loky workers) and the default config.
+joblib's loky workers) and the default config. By default ``refute`` reuses the fitted
+nuisances where the perturbation allows (placebo from the stored cross-fitted
+``E[y | x]``, subsets from the stored influence values; ``paribus.checks.refit_free``)
+and refits for the random common cause, each refit's folds serial inside its worker.
+``--refit`` runs paribus with ``reuse=False`` (every repetition refits, as DoWhy does).
 
 DoWhy: a ``CausalModel`` with the same 20 covariates as common causes, estimated with
 ``backdoor.econml.dml.LinearDML`` given the same nuisance learners (paribus's default
@@ -53,7 +57,7 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def paribus_section(frame, covs) -> dict[str, float]:
+def paribus_section(frame, covs, reuse: bool) -> dict[str, float]:
     start = time.perf_counter()
     est = AIPW(folds=5, random_state=0).fit(frame, "t", "y", covs)
     fit = time.perf_counter() - start
@@ -63,7 +67,16 @@ def paribus_section(frame, covs) -> dict[str, float]:
     for name in REFUTERS:
         start = time.perf_counter()
         (out,) = refute(
-            est, frame, "t", "y", covs, refuters=(name,), n_repeats=REPS, random_state=0, n_jobs=-1
+            est,
+            frame,
+            "t",
+            "y",
+            covs,
+            refuters=(name,),
+            n_repeats=REPS,
+            random_state=0,
+            n_jobs=-1,
+            reuse=reuse,
         )
         times[name] = time.perf_counter() - start
         print(f"  paribus {name:<20} {REPS} reps {times[name]:8.2f} s   {out}")
@@ -107,7 +120,9 @@ def dowhy_section(frame, covs, reps: int) -> dict[str, float]:
 
 
 def main() -> None:
-    dowhy_reps = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    reuse = "--refit" not in sys.argv
+    dowhy_reps = int(args[0]) if args else 10
     print(
         f"date {datetime.datetime.now().isoformat(timespec='seconds')}, "
         f"python {platform.python_version()}, {os.cpu_count()} CPUs, load average {load()}"
@@ -115,7 +130,8 @@ def main() -> None:
     print(", ".join(f"{pkg} {version(pkg)}" for pkg in PACKAGES))
     b = make_data(n=50_000, p=20, seed=0)
     print(f"data: {len(b.frame)} rows x {len(b.covariates)} covariates, true ATE {b.ate}")
-    p = paribus_section(b.frame, b.covariates)
+    print(f"paribus reuse={reuse}")
+    p = paribus_section(b.frame, b.covariates, reuse)
     print(f"load average after paribus {load()}")
     d = dowhy_section(b.frame, b.covariates, dowhy_reps)
     print(f"\n{'refuter':<22} {'paribus (s)':>12} {'DoWhy (s)':>12} {'ratio':>7}")

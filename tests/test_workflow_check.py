@@ -63,3 +63,20 @@ def test_check_default_battery_and_refute_unchanged(estimated):
 def test_check_refuses_unknown_checks(estimated):
     with pytest.raises(ParameterError, match="unknown check"):
         estimated.check(checks=["placebo"])
+
+
+def test_model_refute_runs_the_battery_and_refuses_foreign_effects(estimated):
+    model = estimated.identified.model
+    checks = ("placebo_treatment", "data_subset")
+    report = model.refute(estimated, checks=checks, n_repeats=5, random_state=0)
+    same = estimated.check(checks=checks, n_repeats=5, random_state=0)
+    assert report.to_dict() == same.to_dict()
+    from_identified = model.refute(
+        model.identify("x", "y"), checks=("data_subset",), n_repeats=5, random_state=0
+    )
+    assert from_identified.effect.method == "aipw"  # the default method was estimated
+    other = CausalModel(model.data, GRAPH)
+    with pytest.raises(ParameterError, match="another CausalModel"):
+        other.refute(estimated)
+    with pytest.raises(ParameterError, match="EstimatedEffect or IdentifiedEffect"):
+        model.refute(estimated.effect)

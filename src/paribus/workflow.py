@@ -7,6 +7,7 @@
     estimated = identified.estimate("aipw")        # EstimatedEffect (the Effect)
     checked = estimated.refute()                   # RefutedEffect (the refutations)
     report = estimated.check()                     # CheckReport (the standard battery)
+    report = model.refute(estimated)               # the same battery, from the model
     print(checked.summary())
 
 Graph nodes that are not columns of the data are treated as unobserved: the
@@ -95,6 +96,28 @@ class CausalModel:
                         "it cannot be intervened on or measured."
                     )
         return IdentifiedEffect(self, identify(self._projected, treatment, outcome, estimand))
+
+    def refute(self, effect: EstimatedEffect | IdentifiedEffect, **settings: Any) -> CheckReport:
+        """Run the standard battery (:func:`paribus.check`) on an effect of this model.
+
+        ``effect`` is an estimate from :meth:`IdentifiedEffect.estimate`, or an identified
+        effect, estimated first with its default method. ``settings`` go to
+        :func:`paribus.checks.battery.check` (``checks``, ``n_repeats``, ...). The classic
+        refuters alone are :meth:`EstimatedEffect.refute`.
+        """
+        if isinstance(effect, IdentifiedEffect):
+            effect = effect.estimate()
+        if not isinstance(effect, EstimatedEffect):
+            raise ParameterError(
+                f"refute takes an EstimatedEffect or IdentifiedEffect of this model, got "
+                f"{type(effect).__name__}; call model.identify(...).estimate(...) first."
+            )
+        if effect.identified.model is not self:
+            raise ParameterError(
+                "refute: the effect was estimated on another CausalModel; call refute on "
+                "the model it came from (its data and graph are what the checks use)."
+            )
+        return effect.check(**settings)
 
     def __repr__(self) -> str:
         latent = f", latent={list(self._latent)}" if self._latent else ""

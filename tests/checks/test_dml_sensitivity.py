@@ -114,6 +114,35 @@ def test_equals_doubleml_on_identical_folds(kind, plr_data, irm_data):
         assert res.rv == pytest.approx(p["rv"][0], abs=1e-5)
 
 
+def test_att_equals_doubleml_atte_and_atc_mirrors_it(irm_data):
+    folds = kfold(500, seed=1)
+    ref = _doubleml(
+        "DoubleMLIRM", irm_data, "t", folds, ml_g=LinearRegression(), ml_m=Logit(), score="ATTE"
+    )
+    learners = {"outcome_model": LinearRegression(), "propensity_model": Logit(), "folds": folds}
+    att = IRM(estimand="ATT", **learners).fit(irm_data, "t", "y", COVARIATES)
+    assert att.result_.estimate == pytest.approx(ref.coef[0], rel=1e-9)
+    for cf_y, cf_d, rho in PARAMS:
+        ref.sensitivity_analysis(cf_y=cf_y, cf_d=cf_d, rho=rho)
+        p = ref.sensitivity_params
+        res = dml_sensitivity(att, cf_y, cf_d, rho, data=irm_data, treatment="t", outcome="y")
+        assert res.sigma2 == pytest.approx(ref.sensitivity_elements["sigma2"][0, 0, 0], rel=1e-9)
+        assert res.nu2 == pytest.approx(ref.sensitivity_elements["nu2"][0, 0, 0], rel=1e-9)
+        assert res.theta_lower == pytest.approx(p["theta"]["lower"][0], abs=1e-8)
+        assert res.theta_upper == pytest.approx(p["theta"]["upper"][0], abs=1e-8)
+        assert res.rv == pytest.approx(p["rv"][0], abs=1e-5)
+    # the ATC of t is minus the ATT of 1 - t: same S, mirrored bounds
+    flipped = irm_data.assign(t=1 - irm_data["t"])
+    att_flip = IRM(estimand="ATT", **learners).fit(flipped, "t", "y", COVARIATES)
+    atc = IRM(estimand="ATC", **learners).fit(irm_data, "t", "y", COVARIATES)
+    a = dml_sensitivity(atc, 0.1, 0.2, 0.5, data=irm_data, treatment="t", outcome="y")
+    b = dml_sensitivity(att_flip, 0.1, 0.2, 0.5, data=flipped, treatment="t", outcome="y")
+    assert a.estimate == pytest.approx(-b.estimate, rel=1e-9)
+    assert a.nu2 == pytest.approx(b.nu2, rel=1e-9) and a.sigma2 == pytest.approx(b.sigma2)
+    assert a.theta_lower == pytest.approx(-b.theta_upper, rel=1e-9)
+    assert a.rv == pytest.approx(b.rv, rel=1e-9)
+
+
 @pytest.mark.parametrize("kind", ["plr", "irm"])
 def test_robustness_values_solve_their_equations(kind, plr_data, irm_data):
     ref, est, frame, d = _fitted(kind, plr_data, irm_data)
@@ -198,10 +227,6 @@ def test_refuses_unfitted_unsupported_and_mismatched(plr_data, irm_data):
         dml_sensitivity(PLR(), **kw)
     with pytest.raises(ParameterError, match="not supported"):
         dml_sensitivity(Matching(), **kw)
-    att = IRM(estimand="ATT", outcome_model=LinearRegression(), propensity_model=Logit(), folds=2)
-    att.fit(irm_data, "t", "y", COVARIATES)
-    with pytest.raises(ParameterError, match="estimand"):
-        dml_sensitivity(att, data=irm_data, treatment="t", outcome="y")
     rep = PLR(
         outcome_model=LinearRegression(),
         treatment_model=LinearRegression(),

@@ -27,7 +27,11 @@ confidence bounds ``theta_- - z se_-`` and ``theta_+ + z se_+`` with
 
 Riesz representers: PLR ``alpha = (D - m(X)) / E(D - m(X))^2`` (``m(W, alpha) = nu^2``
 by linearity, so ``psi_nu2 = nu^2 - (D - m)^2 nu^4``); IRM/AIPW ATE
-``alpha = D / e(X) - (1 - D) / (1 - e(X))``, ``m(W, alpha) = 1 / e + 1 / (1 - e)``.
+``alpha = D / e(X) - (1 - D) / (1 - e(X))``, ``m(W, alpha) = 1 / e + 1 / (1 - e)``;
+ATT (weights ``D / p``, ``p = P(D = 1)`` taken as known)
+``alpha = D / p - (1 - D) e / (p (1 - e))``, ``m(W, alpha) = D / (p^2 (1 - e))``;
+ATC (weights ``(1 - D) / q``, ``q = 1 - p``) ``alpha = D (1 - e) / (q e) - (1 - D) / q``,
+``m(W, alpha) = (1 - D) / (q^2 e)``.
 
 Robustness values (Sec. 5): ``RV`` is the ``cf_y = cf_d`` at which the bound on
 ``theta`` reaches 0 (closed form: ``rv^2 / (1 - rv) = (theta / (rho S))^2``), ``RVa``
@@ -155,10 +159,21 @@ def _elements(
         return eps**2, riesz, check
     g0, g1, e = nu["g0"], nu["g1"], nu["e"]
     eps = y - (d * g1 + (1 - d) * g0)
-    alpha = d / e - (1 - d) / (1 - e)
-    riesz = 2 * (1 / e + 1 / (1 - e)) - alpha**2
-    check = g1 - g0 + alpha * eps - theta
-    return eps**2, riesz, check
+    if effect.estimand == "ATT":
+        p = float(d.mean())
+        alpha = d / p - (1 - d) * e / (p * (1 - e))
+        m_alpha = d / (p**2 * (1 - e))
+        check = d * (y - g0) / p - e * (1 - d) * (y - g0) / (p * (1 - e)) - d * theta / p
+    elif effect.estimand == "ATC":
+        q = float(1 - d.mean())
+        alpha = d * (1 - e) / (q * e) - (1 - d) / q
+        m_alpha = (1 - d) / (q**2 * e)
+        check = (1 - d) * (g1 - y) / q + (1 - e) * d * (y - g1) / (q * e) - (1 - d) * theta / q
+    else:
+        alpha = d / e - (1 - d) / (1 - e)
+        m_alpha = 1 / e + 1 / (1 - e)
+        check = g1 - g0 + alpha * eps - theta
+    return eps**2, 2 * m_alpha - alpha**2, check
 
 
 def _check_estimator(estimator: Any) -> Effect:
@@ -173,10 +188,10 @@ def _check_estimator(estimator: Any) -> Effect:
             "dml_sensitivity: the PLR was fitted with several treatments; fit one "
             "treatment at a time for the sensitivity analysis."
         )
-    if effect.estimand != "ATE":
+    if effect.estimand not in ("ATE", "ATT", "ATC"):
         raise ParameterError(
             f"dml_sensitivity: estimand {effect.estimand!r} is not supported; refit with "
-            "estimand='ATE'."
+            "estimand='ATE', 'ATT' or 'ATC'."
         )
     if getattr(estimator, "repetitions", 1) != 1:
         raise ParameterError(
@@ -214,7 +229,8 @@ def dml_sensitivity(
     Parameters
     ----------
     estimator : PLR, IRM or AIPW
-        Fitted, one treatment, ``estimand="ATE"``, one cross-fitting repetition.
+        Fitted, one treatment, estimand ATE (ATT or ATC for IRM and AIPW), one
+        cross-fitting repetition.
     cf_y : float in [0, 1), default 0.03
         Share of the residual outcome variation explained by the confounder.
     cf_d : float in [0, 1), default 0.03
