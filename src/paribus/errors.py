@@ -15,7 +15,9 @@ Every error is a :class:`ParibusError` and also the builtin it refines, so
     ParibusWarning (UserWarning)
     ├── OverlapWarning                     poor overlap: estimates lean on few units
     ├── DataWarning                        rows dropped or data altered on request
-    └── WeakInstrumentWarning              first stage too weak for normal inference
+    ├── WeakInstrumentWarning              first stage too weak for normal inference
+    ├── MassPointsWarning                  an RD running variable with repeated values
+    └── SamplingWarning                    MCMC without clean convergence (R-hat, divergences)
 
 Messages name the argument or column, what was expected, what was found and
 what to do about it.
@@ -37,6 +39,7 @@ __all__ = [
     "ParameterError",
     "ParibusError",
     "ParibusWarning",
+    "SamplingWarning",
     "WeakInstrumentWarning",
 ]
 
@@ -93,6 +96,10 @@ class DataWarning(ParibusWarning):
 
 class WeakInstrumentWarning(ParibusWarning):
     """The first stage is too weak for normal-approximation inference."""
+
+
+class SamplingWarning(ParibusWarning):
+    """An MCMC sampler did not converge cleanly (R-hat above 1.01 or divergent transitions)."""
 
 
 class MassPointsWarning(ParibusWarning):

@@ -97,3 +97,26 @@ def test_subset_shortcut_scatters_like_the_refitted_subsets(data, aipw):
     se = aipw.result_.std_error * np.sqrt(0.2 / 0.8)
     for r in (fast, slow):
         assert 0.5 < np.std(r.estimates) / se < 1.6
+
+
+def test_refutation_plot_marks_the_original(data, aipw):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (r,) = refute(
+        aipw,
+        data,
+        "t",
+        "y",
+        COVARIATES,
+        refuters=("placebo_treatment",),
+        n_repeats=20,
+        random_state=0,
+    )
+    ax = r.plot()
+    xs = sorted(line.get_xdata()[0] for line in ax.get_lines())
+    assert xs == pytest.approx(sorted([0.0, r.original]))
+    assert "passed" in ax.get_title()
+    plt.close("all")

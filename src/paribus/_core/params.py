@@ -155,3 +155,10 @@ def check_level(level: Any) -> float:
     if not LEVEL.accepts(level):
         raise ParameterError(f"level={level!r} is invalid; expected a number in (0, 1), e.g. 0.95.")
     return float(level)
+
+
+def check_alpha(alpha: Any) -> float:
+    """Validate a significance level in (0, 1)."""
+    if isinstance(alpha, bool) or not LEVEL.accepts(alpha):
+        raise ParameterError(f"alpha={alpha!r} is invalid; expected a number in (0, 1), e.g. 0.05.")
+    return float(alpha)

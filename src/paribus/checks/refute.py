@@ -62,6 +62,25 @@ class Refutation:
             f"(original {self.original:,.4g}); {self.rule}{how}"
         )
 
+    def plot(self, ax: Any = None) -> Any:
+        """Histogram of the re-estimates with the original estimate (and zero) marked."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        draws = np.asarray(self.estimates, dtype=float)
+        draws = draws[np.isfinite(draws)]
+        ax.hist(draws, bins=max(5, min(30, draws.size // 3)), color="0.7", edgecolor="0.4")
+        ax.axvline(self.original, color="C3", lw=2, label=f"original {self.original:,.3g}")
+        if self.refuter == "placebo_treatment":
+            ax.axvline(0.0, color="k", ls="--", lw=1, label="no effect")
+        ax.set_xlabel("re-estimate")
+        ax.set_ylabel("repetitions")
+        verdict = "passed" if self.passed else "FAILED"
+        ax.set_title(f"{self.refuter.replace('_', ' ')}: {verdict}")
+        ax.legend(fontsize="small")
+        return ax
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "refuter": self.refuter,
