@@ -69,8 +69,27 @@ def test_method_names_are_checked():
         identified.estimate("frontdoor")
     with pytest.raises(ParameterError, match="no data column"):
         CausalModel(confounded(500).drop(columns="z"), GRAPH).identify("z", "y")
-    iv_model = CausalModel(
-        pd.DataFrame({"w": [0.0, 1.0], "x": [0.0, 1.0], "y": [1.0, 2.0]}), "w -> x -> y; x <-> y"
-    )
-    with pytest.raises(ParameterError, match="no estimator for this strategy yet"):
-        iv_model.identify("x", "y").estimate()
+
+
+def test_instrument_found_in_the_graph_is_used_by_the_iv_methods():
+    # u confounds x and y (unobserved); z is an instrument given c
+    rng = np.random.default_rng(3)
+    n = 3000
+    c, u = rng.normal(size=n), rng.normal(size=n)
+    z = (rng.random(n) < 1 / (1 + np.exp(-c))).astype(float)
+    x = (0.8 * z + 0.5 * c + u + rng.normal(size=n) > 0.7).astype(float)
+    y = 2.0 * x + c + 1.5 * u + rng.normal(size=n)
+    frame = pd.DataFrame({"z": z, "c": c, "x": x, "y": y})
+    model = CausalModel(frame, "z -> x -> y; c -> z; c -> x; c -> y; u -> x; u -> y")
+    identified = model.identify("x", "y")
+    assert identified.estimand.strategy == "iv"
+    assert identified.methods() == ("dml-pliv", "dml-iivm")
+    pliv = identified.estimate(random_state=0)
+    assert pliv.effect.method == "dml-pliv" and pliv.covariates == ["c"]
+    assert abs(pliv.effect.estimate - 2.0) < 3 * pliv.effect.std_error
+    late = identified.estimate("dml-iivm", random_state=0).effect
+    assert late.estimand == "LATE" and abs(late.estimate - 2.0) < 3 * late.std_error
+    with pytest.raises(ParameterError, match="first-stage diagnostics"):
+        pliv.refute()
+    with pytest.raises(ParameterError, match="first-stage diagnostics"):
+        model.refute(pliv)

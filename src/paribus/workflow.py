@@ -41,10 +41,10 @@ __all__ = ["CausalModel", "EstimatedEffect", "IdentifiedEffect", "RefutedEffect"
 STRATEGY_METHODS: dict[str, tuple[str, ...]] = {
     "backdoor": tuple(m for m in METHODS if m != "frontdoor"),
     "frontdoor": ("frontdoor",),
-    "iv": (),
+    "iv": tuple(m for m, cls in METHODS.items() if cls._instrumented),
     "id": (),
 }
-DEFAULT_METHOD = {"backdoor": "aipw", "frontdoor": "frontdoor"}
+DEFAULT_METHOD = {"backdoor": "aipw", "frontdoor": "frontdoor", "iv": "dml-pliv"}
 
 
 class CausalModel:
@@ -145,12 +145,8 @@ class IdentifiedEffect:
         if not valid:
             raise ParameterError(
                 f"the effect is identified by {strategy!r} ({self.estimand.expression}); "
-                "paribus has no estimator for this strategy yet. "
-                + (
-                    "Instrumental-variable estimators arrive with paribus.designs."
-                    if strategy == "iv"
-                    else "Estimate the functional by hand from the data."
-                )
+                "paribus has no estimator for a general ID functional. Estimate it by hand "
+                "from the data."
             )
         method = method or DEFAULT_METHOD[strategy]
         if method not in valid:
@@ -159,14 +155,21 @@ class IdentifiedEffect:
                 f"methods: {', '.join(valid)}."
             )
         (treatment,), (outcome,) = self.estimand.treatment, self.estimand.outcome
+        extra: dict[str, Any] = {}
         if strategy == "frontdoor":
             settings = {"mediators": sorted(self.estimand.frontdoor_set or ()), **settings}
             covariates: list[str] | None = None
+        elif strategy == "iv":
+            # the first valid instrument and its conditioning set; the estimand is the
+            # method's own (PLIV: constant effect, IIVM: LATE)
+            inst = self.estimand.instruments[0]
+            covariates = sorted(inst.conditioning)
+            extra["instrument"] = inst.instrument
         else:
             settings = {"estimand": self.estimand.estimand, **settings}
             covariates = sorted(self.estimand.adjustment_set or ())
         estimator = estimator_for(method, **settings)
-        estimator.fit(self.model.data, treatment, outcome, covariates)
+        estimator.fit(self.model.data, treatment, outcome, covariates, **extra)
         return EstimatedEffect(self, estimator, covariates)
 
     def summary(self) -> str:
@@ -196,6 +199,7 @@ class EstimatedEffect:
         n_jobs: int | None = None,
     ) -> RefutedEffect:
         """Run refuters (see :mod:`paribus.checks.refute`) and return the checked effect."""
+        self._refuse_iv("refute")
         (treatment,), (outcome,) = (
             self.identified.estimand.treatment,
             self.identified.estimand.outcome,
@@ -222,7 +226,18 @@ class EstimatedEffect:
         """
         from paribus.checks.battery import check  # lazy: battery imports the effects
 
+        self._refuse_iv("check")
         return check(self, **settings)
+
+    def _refuse_iv(self, what: str) -> None:
+        if self.identified.estimand.strategy == "iv":
+            raise ParameterError(
+                f"{what}: the refuters and the battery test adjustment estimates (placebo "
+                "treatment, common causes, outcome models); an instrumental-variable "
+                "estimate is checked through its first-stage diagnostics (effect."
+                "diagnostics) and paribus.designs.plausibly_exogenous for the exclusion "
+                "restriction."
+            )
 
     def summary(self) -> str:
         return f"{self.identified.summary()}\n\n{self.effect}"
