@@ -8,11 +8,23 @@ Identify, estimate, and try to break it::
     print(effect)
 """
 
-from paribus import checks, datasets, designs, errors, learners
+from paribus import checks, datasets, designs, errors, experiments, learners
 from paribus._core.config import config, get_config
 from paribus.checks import check
 from paribus.data import CausalData
-from paribus.designs import IV2SLS, IVGMM, IVLIML, RegressionDiscontinuity
+from paribus.designs import (
+    IV2SLS,
+    IVGMM,
+    IVLIML,
+    TWFE,
+    DiD,
+    ImputationDiD,
+    RegressionDiscontinuity,
+    StaggeredDiD,
+    SyntheticControl,
+    SyntheticDiD,
+    honest_did,
+)
 from paribus.effects import (
     AIPW,
     IIVM,
@@ -51,16 +63,19 @@ __all__ = [
     "IVLIML",
     "PLIV",
     "PLR",
+    "TWFE",
     "CATEEstimator",
     "CausalData",
     "CausalGraph",
     "CausalModel",
     "DRLearner",
+    "DiD",
     "Effect",
     "EffectTable",
     "Estimand",
     "FrontDoor",
     "GComputation",
+    "ImputationDiD",
     "Logit",
     "Matching",
     "ParibusError",
@@ -69,8 +84,11 @@ __all__ = [
     "RegressionAdjustment",
     "RegressionDiscontinuity",
     "SLearner",
+    "StaggeredDiD",
     "Subclassification",
     "Summary",
+    "SyntheticControl",
+    "SyntheticDiD",
     "TLearner",
     "XLearner",
     "__version__",
@@ -81,7 +99,9 @@ __all__ = [
     "designs",
     "errors",
     "estimate",
+    "experiments",
     "get_config",
+    "honest_did",
     "identify",
     "learners",
 ]

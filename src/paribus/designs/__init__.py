@@ -1,5 +1,15 @@
-"""Quasi-experimental designs: instrumental variables and regression discontinuity."""
+"""Quasi-experimental designs: instrumental variables, regression discontinuity, difference in
+differences and synthetic control."""
 
+from paribus.designs.did import (
+    TWFE,
+    DiD,
+    ImputationDiD,
+    StaggeredDiD,
+    bacon_decomposition,
+    event_study_plot,
+    honest_did,
+)
 from paribus.designs.iv import (
     IV2SLS,
     IVGMM,
@@ -9,15 +19,26 @@ from paribus.designs.iv import (
     plausibly_exogenous,
 )
 from paribus.designs.rdd import RegressionDiscontinuity, density_test, rd_plot
+from paribus.designs.synth import AugmentedSyntheticControl, SyntheticControl, SyntheticDiD
 
 __all__ = [
     "IV2SLS",
     "IVGMM",
     "IVLIML",
+    "TWFE",
+    "AugmentedSyntheticControl",
+    "DiD",
     "IVResults",
+    "ImputationDiD",
     "RegressionDiscontinuity",
+    "StaggeredDiD",
+    "SyntheticControl",
+    "SyntheticDiD",
+    "bacon_decomposition",
     "complier_characteristics",
     "density_test",
+    "event_study_plot",
+    "honest_did",
     "plausibly_exogenous",
     "rd_plot",
 ]
