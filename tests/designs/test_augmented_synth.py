@@ -78,6 +78,19 @@ def test_prop99_ridge_ascm(prop99):
     assert fit.weights_.sum() == pytest.approx(1.0, abs=1e-10)
     assert (fit.weights_ < 0).any()
     assert r.inference == "jackknife" and r.std_error > 0
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = fit.plot("gap")
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), fit.gaps_.to_numpy())
+    post = fit.gaps_.index >= 1989
+    assert fit.gaps_[post].mean() == pytest.approx(r.estimate, abs=1e-9)
+    assert fit.plot("path") is not None
+    with pytest.raises(ParameterError, match="kind="):
+        fit.plot("weights")
+    plt.close("all")
 
 
 def test_prop99_against_pysyncon(prop99):

@@ -44,7 +44,7 @@ from sklearn.base import BaseEstimator
 from paribus._core.params import NONE, Interval, Options, check_level, validate_params
 from paribus.designs.synth._data import SynthPanel, synth_panel
 from paribus.designs.synth.sdid import simplex_least_squares
-from paribus.errors import NotFittedError
+from paribus.errors import NotFittedError, ParameterError
 from paribus.results import Effect
 
 __all__ = ["AugmentedSyntheticControl", "ridge_augmented_weights"]
@@ -250,6 +250,9 @@ class AugmentedSyntheticControl(BaseEstimator):
         self.chosen_lambda_ = lam
         self.cv_results_ = cv
         self.gaps_ = pd.Series(arr.y1 - w @ arr.y0, index=panel.times, name="gap")
+        self.panel_ = panel
+        self.treated_ = pd.Series(arr.y1, index=panel.times, name=str(panel.treated))
+        self.synthetic_ = pd.Series(w @ arr.y0, index=panel.times, name="synthetic")
         self.result_ = Effect.from_normal(
             estimand="ATT",
             estimate=att,
@@ -271,6 +274,15 @@ class AugmentedSyntheticControl(BaseEstimator):
             },
         )
         return self
+
+    def plot(self, kind: str = "path", ax: Any = None) -> Any:
+        """``"path"``: treated and augmented synthetic paths; ``"gap"``: their difference."""
+        from paribus.designs.synth.plots import gap_plot, path_plot
+
+        plots = {"path": path_plot, "gap": gap_plot}
+        if kind not in plots:
+            raise ParameterError(f"kind={kind!r} is invalid; expected 'path' or 'gap'.")
+        return plots[kind](self, ax=ax)
 
     def __getattr__(self, name: str) -> Any:
         if name.endswith("_") and not name.startswith("_"):
