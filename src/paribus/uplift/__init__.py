@@ -12,6 +12,7 @@ from paribus.uplift.evaluation import (
     plot_uplift_curve,
     uplift_by_bin,
 )
+from paribus.uplift.forest import UpliftForest, UpliftTree
 from paribus.uplift.metrics import (
     auuc,
     perfect_qini_curve,
@@ -37,6 +38,8 @@ __all__ = [
     "ClassTransformation",
     "PolicyTree",
     "TwoModel",
+    "UpliftForest",
+    "UpliftTree",
     "as_uplift_model",
     "auuc",
     "budget_policy",
