@@ -1,5 +1,5 @@
 """Quasi-experimental designs: instrumental variables, regression discontinuity, difference in
-differences and synthetic control."""
+differences, synthetic control and time-series impact."""
 
 from paribus.designs.did import (
     TWFE,
@@ -10,6 +10,7 @@ from paribus.designs.did import (
     event_study_plot,
     honest_did,
 )
+from paribus.designs.impact import CausalImpact, InterruptedTimeSeries
 from paribus.designs.iv import (
     IV2SLS,
     IVGMM,
@@ -27,9 +28,11 @@ __all__ = [
     "IVLIML",
     "TWFE",
     "AugmentedSyntheticControl",
+    "CausalImpact",
     "DiD",
     "IVResults",
     "ImputationDiD",
+    "InterruptedTimeSeries",
     "RegressionDiscontinuity",
     "StaggeredDiD",
     "SyntheticControl",
