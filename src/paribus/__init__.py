@@ -8,7 +8,7 @@ Identify, estimate, and try to break it::
     print(effect)
 """
 
-from paribus import checks, datasets, designs, errors, experiments, learners
+from paribus import checks, datasets, designs, errors, experiments, learners, scm, uplift
 from paribus._core.config import config, get_config
 from paribus.checks import check
 from paribus.data import CausalData
@@ -106,6 +106,8 @@ __all__ = [
     "experiments",
     "get_config",
     "honest_did",
+    "scm",
+    "uplift",
     "identify",
     "learners",
 ]
