@@ -48,6 +48,12 @@ FAST = {
     },
     "r-learner": {"folds": 2, "outcome_model": LinearRegression(), "propensity_model": Logit()},
     "dr-learner": {"folds": 2, "outcome_model": LinearRegression(), "propensity_model": Logit()},
+    "causal-forest": {
+        "n_estimators": 50,
+        "folds": 2,
+        "outcome_model": LinearRegression(),
+        "treatment_model": Logit(),
+    },
 }
 #: methods whose fit takes no covariates (their variables are settings)
 NO_COVARIATES = {"frontdoor"}
@@ -194,6 +200,9 @@ def test_public_names():
         "XLearner",
         "RLearner",
         "DRLearner",
+        "CausalForest",
+        "RegressionForest",
+        "InstrumentalForest",
         "IV2SLS",
         "IVLIML",
         "IVGMM",

@@ -5,6 +5,7 @@ from paribus.effects.aipw import AIPW
 from paribus.effects.api import METHODS, estimate
 from paribus.effects.dml import IRM, PLR
 from paribus.effects.dml_iv import IIVM, PLIV
+from paribus.effects.forest import CausalForest, InstrumentalForest, RegressionForest
 from paribus.effects.frontdoor import FrontDoor
 from paribus.effects.g_computation import GComputation
 from paribus.effects.ipw import IPW
@@ -29,13 +30,16 @@ __all__ = [
     "PLIV",
     "PLR",
     "CATEEstimator",
+    "CausalForest",
     "DRLearner",
     "FrontDoor",
     "GComputation",
+    "InstrumentalForest",
     "Logit",
     "Matching",
     "RLearner",
     "RegressionAdjustment",
+    "RegressionForest",
     "SLearner",
     "Subclassification",
     "TLearner",

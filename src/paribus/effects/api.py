@@ -10,6 +10,7 @@ from paribus.effects._base import EffectEstimator
 from paribus.effects.aipw import AIPW
 from paribus.effects.dml import IRM, PLR
 from paribus.effects.dml_iv import IIVM, PLIV
+from paribus.effects.forest.causal import CausalForest
 from paribus.effects.frontdoor import FrontDoor
 from paribus.effects.g_computation import GComputation
 from paribus.effects.ipw import IPW
@@ -40,6 +41,7 @@ METHODS: dict[str, type[EffectEstimator]] = {
     "x-learner": XLearner,
     "r-learner": RLearner,
     "dr-learner": DRLearner,
+    "causal-forest": CausalForest,
 }
 
 
@@ -89,7 +91,8 @@ def estimate(
     method : str
         A name in :data:`METHODS`: "regression", "g-computation", "ipw", "matching",
         "subclassification", "aipw", "frontdoor", "dml-plr", "dml-irm", "dml-pliv",
-        "dml-iivm", "s-learner", "t-learner", "x-learner", "r-learner", "dr-learner".
+        "dml-iivm", "s-learner", "t-learner", "x-learner", "r-learner", "dr-learner",
+        "causal-forest".
     estimand : str, optional
         "ATE", "ATT", "ATC" or "LATE" where the method supports it; default: the
         method's own (the ATE, or the LATE for "dml-iivm").

@@ -3,9 +3,11 @@
 Uplift curves and areas (scikit-uplift's conventions by default, CausalML's on request),
 uplift by bin with intervals, doubly robust scores for observational data, two-model and
 class-transformation uplift models (paribus CATE models plug in), targeting policies,
-off-policy evaluation and exact policy trees.
+off-policy evaluation and exact policy trees; RATE / TOC (Yadlowsky et al.) test whether a
+prioritisation is worth targeting on.
 """
 
+from paribus.effects.forest.rate import RATEResult, rate, toc
 from paribus.uplift.evaluation import (
     dr_scores,
     plot_uplift_by_bin,
@@ -37,6 +39,7 @@ from paribus.uplift.policy_tree import PolicyTree
 __all__ = [
     "ClassTransformation",
     "PolicyTree",
+    "RATEResult",
     "TwoModel",
     "UpliftForest",
     "UpliftTree",
@@ -56,6 +59,8 @@ __all__ = [
     "profit_curve",
     "qini_coefficient",
     "qini_curve",
+    "rate",
+    "toc",
     "treat_if_positive",
     "uplift_at_k",
     "uplift_by_bin",
