@@ -14,8 +14,8 @@ import pytest
 import statsmodels.api as sm
 
 from paribus.effects.aipw import aipw_score_elements
-from paribus.effects.forest import rate as R
 from paribus.effects.forest import summaries as S
+from paribus.effects.forest.rate import rate, toc
 from paribus.errors import DataError, ParameterError
 
 
@@ -164,7 +164,7 @@ def test_rate_matches_brute_force(target, ties):
     gamma = rng.normal(size=9)
     prio = np.array([3, 1, 3, 2, 5, 1, 3, 0, 2.0]) if ties else rng.normal(size=9)
     q = np.array([0.1, 0.25, 1 / 3, 0.5, 0.9, 1.0])
-    res = R.rate(gamma, prio, target=target, q=q, n_bootstrap=10, random_state=0)
+    res = rate(gamma, prio, target=target, q=q, n_bootstrap=10, random_state=0)
     value, toc = _rate_brute(list(gamma), list(prio), target)
     assert res.estimate == pytest.approx(value, abs=1e-12)
     k = np.maximum(np.floor(q * 9 + 1e-12).astype(int), 1)
@@ -175,16 +175,16 @@ def test_rate_matches_brute_force(target, ties):
 def test_rate_invariances():
     rng = np.random.default_rng(5)
     gamma, prio = rng.normal(size=200), rng.normal(size=200)
-    base = R.rate(gamma, prio, n_bootstrap=50, random_state=1)
+    base = rate(gamma, prio, n_bootstrap=50, random_state=1)
     # only the ranking matters; shifting the scores leaves TOC unchanged; scaling scales it
-    same = R.rate(gamma, np.exp(prio), n_bootstrap=50, random_state=1)
-    shifted = R.rate(3 * gamma + 7, prio, n_bootstrap=50, random_state=1)
+    same = rate(gamma, np.exp(prio), n_bootstrap=50, random_state=1)
+    shifted = rate(3 * gamma + 7, prio, n_bootstrap=50, random_state=1)
     assert same.estimate == pytest.approx(base.estimate, abs=1e-12)
     assert same.std_error == pytest.approx(base.std_error, abs=1e-12)
     assert shifted.estimate == pytest.approx(3 * base.estimate, rel=1e-10)
     assert shifted.std_error == pytest.approx(3 * base.std_error, rel=1e-10)
     # singleton clusters are the unclustered half-sample bootstrap
-    single = R.rate(gamma, prio, n_bootstrap=50, random_state=1, cluster=np.arange(200))
+    single = rate(gamma, prio, n_bootstrap=50, random_state=1, cluster=np.arange(200))
     assert single.std_error == pytest.approx(base.std_error, abs=1e-12)
 
 
@@ -193,11 +193,11 @@ def test_rate_detects_heterogeneity_and_toc_agrees():
     n = 1000
     x = rng.normal(size=n)
     gamma = np.maximum(x, 0) + rng.normal(scale=2, size=n)
-    res = R.rate(gamma, x + rng.normal(scale=0.3, size=n), n_bootstrap=100, random_state=2)
+    res = rate(gamma, x + rng.normal(scale=0.3, size=n), n_bootstrap=100, random_state=2)
     assert res.estimate / res.std_error > 3
     assert res.p_value < 0.01
     assert res.ci[0] < res.estimate < res.ci[1]
-    curve = R.toc(gamma, x, q=[0.2, 0.5], n_bootstrap=20, random_state=2)
+    curve = toc(gamma, x, q=[0.2, 0.5], n_bootstrap=20, random_state=2)
     # truth: E[max(x,0) | x in top 20%] - E[max(x,0)] = 1.40 - 0.399
     assert curve["estimate"].iloc[0] == pytest.approx(1.40 - 0.399, abs=3 * 2 / np.sqrt(200))
 
@@ -206,7 +206,7 @@ def test_rate_null_is_centred():
     rng = np.random.default_rng(7)
     n = 800
     gamma = 1 + rng.normal(size=n)
-    res = R.rate(gamma, rng.normal(size=n), n_bootstrap=100, random_state=3)
+    res = rate(gamma, rng.normal(size=n), n_bootstrap=100, random_state=3)
     assert abs(res.estimate) < 3 * res.std_error
 
 
@@ -219,7 +219,7 @@ def test_rate_null_bootstrap_se_matches_monte_carlo(target):
     for r in range(reps):
         x = rng.normal(size=n)
         gamma = x + rng.normal(size=n)  # prognostic, but no heterogeneity in the effect
-        res = R.rate(gamma, rng.normal(size=n), target=target, n_bootstrap=200, random_state=r)
+        res = rate(gamma, rng.normal(size=n), target=target, n_bootstrap=200, random_state=r)
         est[r], ses[r] = res.estimate, res.std_error
     sd = est.std(ddof=1)
     print(
@@ -233,22 +233,22 @@ def test_rate_null_bootstrap_se_matches_monte_carlo(target):
 def test_rate_refusals():
     g = np.arange(10.0)
     with pytest.raises(ParameterError, match="target='AUC' is invalid"):
-        R.rate(g, g, target="AUC")  # type: ignore[arg-type]
+        rate(g, g, target="AUC")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="q must be"):
-        R.rate(g, g, q=[0.5, 0.2])
+        rate(g, g, q=[0.5, 0.2])
     with pytest.raises(ParameterError, match="n_bootstrap=1"):
-        R.rate(g, g, n_bootstrap=1)
+        rate(g, g, n_bootstrap=1)
     with pytest.raises(DataError, match="priorities has 1 missing"):
-        R.rate(g, np.r_[g[:-1], np.nan])
+        rate(g, np.r_[g[:-1], np.nan])
     with pytest.raises(DataError, match="at least 4 units or clusters"):
-        R.rate(g, g, cluster=np.repeat([0, 1, 2], [3, 3, 4]))
+        rate(g, g, cluster=np.repeat([0, 1, 2], [3, 3, 4]))
 
 
 def test_rate_plot():
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
     rng = np.random.default_rng(9)
-    res = R.rate(rng.normal(size=50), rng.normal(size=50), n_bootstrap=5, random_state=0)
+    res = rate(rng.normal(size=50), rng.normal(size=50), n_bootstrap=5, random_state=0)
     ax = res.plot()
     assert ax.get_xlabel() == "treated fraction q"
     assert "AUTOC" in str(res)
