@@ -43,8 +43,8 @@ from paribus._core.params import check_level
 from paribus.errors import ParameterError
 from paribus.graph.parse import parse_edge_string
 from paribus.results import Effect, EffectTable
+from paribus.scm._effects import make_effect
 from paribus.scm.mechanisms import AdditiveNoiseModel
-from paribus.scm.model import make_effect
 
 if TYPE_CHECKING:
     from paribus.scm.model import StructuralCausalModel
