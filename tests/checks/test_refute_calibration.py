@@ -89,3 +89,48 @@ def test_placebo_p_value_is_uniform_under_the_null():
     )
     assert chi2_p > 0.001, (chi2, cells)
     assert cdf_gap < 1.63 / np.sqrt(DATASETS), cdf_gap
+
+
+def _reuse_p(seed: int, n: int, permutations: int) -> float:
+    from sklearn.linear_model import LinearRegression
+
+    import paribus
+    from paribus import AIPW, Logit
+
+    paribus.config(n_jobs=1)
+    data = _null_data(n, seed)
+    est = AIPW(
+        outcome_model=LinearRegression(), propensity_model=Logit(), folds=2, random_state=seed
+    ).fit(data, "t", "y", COVS)
+    (r,) = refute(
+        est,
+        data,
+        "t",
+        "y",
+        COVS,
+        refuters=("placebo_treatment",),
+        n_repeats=permutations,
+        random_state=seed,
+    )
+    assert not r.refit
+    return float(r.statistic)
+
+
+@pytest.mark.slow
+def test_no_refit_placebo_p_value_is_close_to_uniform_for_aipw():
+    """The placebo from stored nuisances (``reuse=True``) compares the original AIPW
+    estimate with residual-on-residual placebo estimates: not the same statistic, so the
+    p-value is uniform only approximately. Observed: share at or below 0.05 0.055 and
+    0.10 0.115 over these 200 datasets (KS p = 0.56); 0.067 and 0.123 over 300 others."""
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    p = np.array(
+        Parallel(n_jobs=2)(
+            delayed(_reuse_p)(30_000 + r, 500, PERMUTATIONS) for r in range(DATASETS)
+        )
+    )
+    share05, share10 = float(np.mean(p <= 0.05)), float(np.mean(p <= 0.10))
+    ks = stats.kstest(p, "uniform").pvalue
+    print(f"\nno-refit placebo p: share <= 0.05 {share05:.3f}, <= 0.10 {share10:.3f}, KS {ks:.3f}")
+    # binomial SE at 200 datasets: 0.015 (at 0.05) and 0.021 (at 0.10); allow 3 SE
+    assert share05 <= 0.05 + 3 * 0.015 and share10 <= 0.10 + 3 * 0.021
+    assert ks > 0.001
