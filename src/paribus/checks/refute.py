@@ -35,7 +35,7 @@ from paribus.checks.refit_free import placebo_estimates, pooled_outcome, subset_
 from paribus.errors import ParameterError
 from paribus.results import Effect
 
-__all__ = ["REFUTERS", "Refutation", "refute"]
+__all__ = ["REFUTERS", "Refutation", "refit_effect", "refute"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,24 +93,30 @@ class Refutation:
         }
 
 
-def _refit(
+def refit_effect(
     estimator: Any,
     frame: pd.DataFrame,
     treatment: str,
     outcome: str,
     covariates: list[str] | None,
-    seed: int,
+    seed: int | None,
     inner_jobs: int | None = None,
-) -> float:
+) -> Effect:
+    """The result of a fresh clone of ``estimator`` fitted on ``frame`` (seeded, no progress).
+
+    ``inner_jobs`` caps the clone's own workers (its folds run serially when the
+    repetitions are already spread over workers).
+    """
     est = clone(estimator)
     params = est.get_params(deep=False)
-    if "random_state" in params:
+    if "random_state" in params and seed is not None:
         est.set_params(random_state=seed)
     if inner_jobs is not None and "n_jobs" in params:
         est.set_params(n_jobs=inner_jobs)
-    if "show_progress" in est.get_params(deep=False):
+    if "show_progress" in params:
         est.set_params(show_progress=False)
-    return float(est.fit(frame, treatment, outcome, covariates).result_.estimate)
+    effect: Effect = est.fit(frame, treatment, outcome, covariates).result_
+    return effect
 
 
 def _placebo(frame: pd.DataFrame, treatment: str, seed: int, _: float) -> pd.DataFrame:
@@ -151,7 +157,9 @@ def _task(
     if name == "random_common_cause":
         covariates = [*(covariates or []), "_random_common_cause"]
     try:
-        return _refit(estimator, perturbed, treatment, outcome, covariates, seed, inner_jobs)
+        return refit_effect(
+            estimator, perturbed, treatment, outcome, covariates, seed, inner_jobs
+        ).estimate
     except (ValueError, ArithmeticError):
         return float("nan")
 

@@ -26,14 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
-from sklearn.base import clone
 from sklearn.model_selection import KFold, cross_val_predict
 
 from paribus._core.defaults import default_regressor
 from paribus._core.learners import seeded_clone
 from paribus._core.parallel import run_tasks
 from paribus._core.random import child_seeds, seed_sequence
-from paribus.checks.refute import Refutation
+from paribus.checks.refute import Refutation, refit_effect
 from paribus.errors import DataError, ParameterError
 from paribus.results import Effect
 
@@ -59,25 +58,6 @@ class IntervalRefutation(Refutation):
 
     def to_dict(self) -> dict[str, Any]:
         return super().to_dict() | {"interval": list(self.interval)}
-
-
-def refit_effect(
-    estimator: Any,
-    frame: pd.DataFrame,
-    treatment: str,
-    outcome: str,
-    covariates: list[str] | None,
-    seed: int | None,
-) -> Effect:
-    """The result of a fresh clone of ``estimator`` fitted on ``frame`` (seeded, no progress)."""
-    est = clone(estimator)
-    params = est.get_params(deep=False)
-    if "random_state" in params and seed is not None:
-        est.set_params(random_state=seed)
-    if "show_progress" in params:
-        est.set_params(show_progress=False)
-    effect: Effect = est.fit(frame, treatment, outcome, covariates).result_
-    return effect
 
 
 def _nan_effect_pair() -> tuple[float, float]:
