@@ -66,6 +66,7 @@ from paribus.designs.did._honest_restrictions import (
     _smoothness_polyhedron,
     identified_set,
 )
+from paribus.designs.did._wald import wald_test
 from paribus.errors import ParameterError
 from paribus.results import EffectTable
 
@@ -246,8 +247,8 @@ def pretrend_test(betahat: Any, sigma: Any, *, num_pre_periods: int) -> Pretrend
         raise ParameterError(
             "the pre-period block of sigma is singular; the Wald test needs it invertible."
         )
-    stat = float(b @ np.linalg.solve(v, b))
-    return PretrendTest(statistic=stat, df=num_pre, p_value=float(stats.chi2.sf(stat, num_pre)))
+    stat, df, p = wald_test(b, v)
+    return PretrendTest(statistic=stat, df=df, p_value=p)
 
 
 def honest_did(

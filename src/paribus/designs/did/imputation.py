@@ -42,7 +42,7 @@ from sklearn.base import BaseEstimator
 
 from paribus._core.params import NONE, Interval, Satisfies, validate_params
 from paribus.designs.did._panel import Panel, panel_from_frame
-from paribus.designs.did.staggered import WaldTest, wald_test
+from paribus.designs.did._wald import WaldTest, wald_test
 from paribus.errors import (
     ConvergenceError,
     DataError,

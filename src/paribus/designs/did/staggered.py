@@ -35,13 +35,12 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
-from scipy import stats
 from sklearn.base import BaseEstimator
 
 from paribus._core.logit import Logit
-from paribus._core.parallel import single_threaded_blas
 from paribus._core.params import NONE, Interval, Options, Satisfies, validate_params
 from paribus.designs.did._panel import Panel, panel_from_frame
+from paribus.designs.did._wald import WaldTest, wald_test
 from paribus.designs.did.aggregate import (
     Aggregation,
     GroupTimeEffects,
@@ -55,27 +54,6 @@ from paribus.results import EffectTable
 __all__ = ["StaggeredDiD", "WaldTest"]
 
 _PS_CAP = 1 - 1e-6  # propensity cap: controls with e -> 1 would get unbounded weight
-
-
-class WaldTest(NamedTuple):
-    """A joint chi-squared Wald test."""
-
-    statistic: float
-    df: int
-    p_value: float
-
-
-def wald_test(estimates: np.ndarray, cov: np.ndarray) -> WaldTest:
-    """``W = b' V^+ b``, chi-squared with ``rank(V)`` degrees of freedom."""
-    # one symmetric eigendecomposition gives both the rank and the pseudo-inverse; a
-    # single BLAS thread avoids oversubscription stalls on a loaded machine
-    with single_threaded_blas():
-        vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
-    keep = vals > vals.max() * cov.shape[0] * np.finfo(float).eps if vals.size else vals > 0
-    proj = vecs[:, keep].T @ estimates
-    stat = float(np.sum(proj**2 / vals[keep]))
-    rank = int(keep.sum())
-    return WaldTest(stat, rank, float(stats.chi2.sf(stat, rank)) if rank else math.nan)
 
 
 # -- 2x2 estimators (Sant'Anna & Zhao 2020, panel data) ----------------------------------------

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import stats
 from sklearn.base import BaseEstimator
 
 from paribus._core.ols import ols
 from paribus._core.params import NONE, Interval, Options, validate_params
 from paribus.designs.did._panel import Panel, panel_from_frame
+from paribus.designs.did._wald import wald_test
 from paribus.errors import ConvergenceError, DataError, NotFittedError, ParameterError
 from paribus.results import Effect, EffectTable
 
@@ -201,12 +201,7 @@ def _event_dummies(
 def _wald(coef: np.ndarray, vcov: np.ndarray) -> dict[str, float]:
     if coef.size == 0:
         return {"statistic": float("nan"), "df": 0, "p_value": float("nan")}
-    stat = float(coef @ np.linalg.solve(vcov, coef))
-    return {
-        "statistic": stat,
-        "df": int(coef.size),
-        "p_value": float(stats.chi2.sf(stat, coef.size)),
-    }
+    return dict(wald_test(coef, vcov)._asdict())
 
 
 # -- the estimator --------------------------------------------------------------------------
