@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from paribus._core.crossfit import Nuisance, cross_fit, make_folds
@@ -45,7 +46,7 @@ from paribus._core.inference import if_std_error
 from paribus._core.overlap import overlap_diagnostics, warn_if_poor_overlap
 from paribus._core.params import LEVEL, NONE, HasMethods, Interval, Options, check_level
 from paribus._core.random import child_seeds, seed_sequence
-from paribus.effects.forest._grow import Forest, check_settings, grow_forest
+from paribus.effects.forest._grow import Forest, TreeSettings, check_settings, grow_forest
 from paribus.effects.forest._grow import predict_accumulators as _accumulators
 from paribus.effects.forest._predict import forest_weights_csr, ratio_and_variance
 from paribus.effects.forest._tree import RULE_CAUSAL
@@ -56,6 +57,7 @@ from paribus.effects.forest.regression import (
     split_frequencies,
     tree_settings,
 )
+from paribus.effects.forest.tuning import TUNING_CONSTRAINTS, resolve_tuned, tune_settings
 from paribus.effects.meta._base import CATEEstimator
 from paribus.errors import DataError, ParameterError
 from paribus.results import Effect
@@ -101,6 +103,15 @@ class CausalForest(CATEEstimator):
         uses their out-of-bag predictions (grf's default).
     folds : int, default 5
         Cross-fitting folds for user-given nuisance learners (clusters kept whole).
+    tune_parameters : None, "all" or names, default None
+        Tree settings chosen by the out-of-bag R-loss of small forests grown on the
+        same centred data (:mod:`~paribus.effects.forest.tuning`); e.g.
+        ``"min_node_size"`` (a grid) or ``"all"`` (random search). The values given
+        for the others are kept; the chosen ones are in ``tuned_params_``.
+    tune_num_trees : int, default 200
+        Trees of each tuning forest.
+    tune_num_reps : int, default 50
+        Random candidates when several settings are tuned.
     estimand : {"ATE", "ATT", "ATC", "overlap"}, default "ATE"
         The doubly robust average reported in ``result_`` (all are in
         :meth:`average_effect`).
@@ -114,6 +125,8 @@ class CausalForest(CATEEstimator):
     outcome_hat_, treatment_hat_ : (n,) the centering predictions ``Yhat``, ``What``.
     result_ : :class:`~paribus.Effect`, the doubly robust average effect for ``estimand``
         ("ATE", "ATT", "ATC" or the overlap-weighted "overlap").
+    tuned_params_ : dict, the tuned settings' chosen values ({} without tuning).
+    tuning_ : pandas.DataFrame or None, every tuning candidate and its loss (best first).
     """
 
     _method: ClassVar[str] = "causal-forest"
@@ -128,6 +141,7 @@ class CausalForest(CATEEstimator):
         "level": [LEVEL],
         "folds": [Interval(2, None, integer=True)],
         "estimand": [Options(("ATE", "ATT", "ATC", "overlap"))],
+        **TUNING_CONSTRAINTS,
     }
     _estimands: ClassVar[tuple[str, ...]] = ("ATE", "ATT", "ATC", "overlap")
 
@@ -150,6 +164,9 @@ class CausalForest(CATEEstimator):
         honesty_prune_leaves: bool = True,
         folds: int = 5,
         estimand: str = "ATE",
+        tune_parameters: str | Sequence[str] | None = None,
+        tune_num_trees: int = 200,
+        tune_num_reps: int = 50,
     ) -> None:
         self.n_estimators = n_estimators
         self.sample_fraction = sample_fraction
@@ -168,6 +185,9 @@ class CausalForest(CATEEstimator):
         self.honesty_prune_leaves = honesty_prune_leaves
         self.folds = folds
         self.estimand = estimand
+        self.tune_parameters = tune_parameters
+        self.tune_num_trees = tune_num_trees
+        self.tune_num_reps = tune_num_reps
 
     # -- fitting ------------------------------------------------------------------------------
 
@@ -210,9 +230,16 @@ class CausalForest(CATEEstimator):
         s = tree_settings(self, RULE_CAUSAL, X.shape[1])
         n_units = y.size if self._cluster is None else np.unique(self._cluster).size
         check_settings(name, s, int(self.n_estimators), n_units, X.shape[1])
-        nuisance_root, forest_root = seed_sequence(self.random_state).spawn(2)
+        tuned = resolve_tuned(name, self.tune_parameters)
+        # a third stream for tuning leaves the first two (and untuned fits) unchanged
+        nuisance_root, forest_root, tune_root = seed_sequence(self.random_state).spawn(3)
         y_hat, w_hat = self._nuisances(X, y, W, w, nuisance_root)
         yc, wc = y - y_hat, W - w_hat
+        self.tuned_params_: dict[str, Any] = {}
+        self.tuning_: pd.DataFrame | None = None
+        if tuned:
+            s = self._tune(s, tuned, X, yc, wc, w, n_units, tune_root)
+            self.tuned_params_ = {k: getattr(s, k) for k in tuned}
         forest, acc = grow_forest(
             X,
             yc,
@@ -250,6 +277,43 @@ class CausalForest(CATEEstimator):
         warn_if_poor_overlap(self._overlap, name)
         self.result_ = self.average_effect(self.estimand)
         return self
+
+    def _tune(
+        self,
+        s: TreeSettings,
+        names: tuple[str, ...],
+        X: np.ndarray,
+        yc: np.ndarray,
+        wc: np.ndarray,
+        w: np.ndarray,
+        n_units: int,
+        root: np.random.SeedSequence,
+    ) -> TreeSettings:
+        """Settings chosen by the out-of-bag R-loss (``tuning`` module); sets ``tuning_``."""
+        grow_root, draw_seed = root.spawn(2)
+        trees = int(self.tune_num_trees)
+
+        def grow_oob(cand: TreeSettings) -> np.ndarray:
+            _, acc = grow_forest(
+                X, yc, wc, w, w * wc * yc, w * wc * wc, cand, trees, grow_root,
+                self._cluster, self.n_jobs, f"{type(self).__name__} tuning",
+            )  # fmt: skip
+            return ratio_and_variance(acc, 1)[0]
+
+        best, self.tuning_ = tune_settings(
+            type(self).__name__,
+            s,
+            names,
+            grow_oob,
+            lambda tau: (yc - tau * wc) ** 2,
+            w,
+            n_units,
+            X.shape[1],
+            trees,
+            int(self.tune_num_reps),
+            child_seeds(draw_seed, 1)[0],
+        )
+        return best
 
     def _nuisances(
         self,

@@ -15,9 +15,11 @@ returns self), so it can also be given as a learner to cross-fitting estimators.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from sklearn.base import BaseEstimator, RegressorMixin
 
@@ -30,7 +32,7 @@ from paribus._core.params import (
     check_level,
     validate_params,
 )
-from paribus._core.random import seed_sequence
+from paribus._core.random import child_seeds, seed_sequence
 from paribus.effects.forest._grow import (
     Forest,
     TreeSettings,
@@ -40,6 +42,7 @@ from paribus.effects.forest._grow import (
 )
 from paribus.effects.forest._predict import forest_weights_csr, ratio_and_variance, split_counts
 from paribus.effects.forest._tree import RULE_REGRESSION
+from paribus.effects.forest.tuning import TUNING_CONSTRAINTS, resolve_tuned, tune_settings
 from paribus.errors import DataError, NotFittedError, ParameterError
 
 __all__ = ["FOREST_CONSTRAINTS", "RegressionForest", "as_matrix", "default_mtry"]
@@ -140,9 +143,18 @@ class RegressionForest(RegressorMixin, BaseEstimator):
     ci_group_size : int, default 2
         Trees per little bag; 1 turns the variance estimates off.
     n_jobs, random_state : parallel workers (None: ``paribus.config``) and seed.
+    tune_parameters : None, "all" or names, default None
+        Tree settings chosen by the out-of-bag squared error of small forests
+        (:mod:`~paribus.effects.forest.tuning`); the chosen values are in
+        ``tuned_params_`` and every candidate's loss in ``tuning_``.
+    tune_num_trees, tune_num_reps : int, default 200 and 50
+        Trees per tuning forest; random candidates when several settings are tuned.
     """
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = FOREST_CONSTRAINTS
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **FOREST_CONSTRAINTS,
+        **TUNING_CONSTRAINTS,
+    }
 
     def __init__(
         self,
@@ -158,6 +170,9 @@ class RegressionForest(RegressorMixin, BaseEstimator):
         ci_group_size: int = 2,
         n_jobs: int | None = None,
         random_state: int | None = None,
+        tune_parameters: str | Sequence[str] | None = None,
+        tune_num_trees: int = 200,
+        tune_num_reps: int = 50,
     ) -> None:
         self.n_estimators = n_estimators
         self.sample_fraction = sample_fraction
@@ -171,6 +186,9 @@ class RegressionForest(RegressorMixin, BaseEstimator):
         self.ci_group_size = ci_group_size
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.tune_parameters = tune_parameters
+        self.tune_num_trees = tune_num_trees
+        self.tune_num_reps = tune_num_reps
 
     def fit(
         self, X: Any, y: Any, sample_weight: Any = None, cluster: Any = None
@@ -196,6 +214,12 @@ class RegressionForest(RegressorMixin, BaseEstimator):
         s = tree_settings(self, RULE_REGRESSION, M.shape[1])
         n_units = M.shape[0] if codes is None else np.unique(codes).size
         check_settings(name, s, int(self.n_estimators), n_units, M.shape[1])
+        tuned = resolve_tuned(name, self.tune_parameters)
+        self.tuned_params_: dict[str, Any] = {}
+        self.tuning_: pd.DataFrame | None = None
+        if tuned:
+            s = self._tune(s, tuned, M, yv, w, codes, n_units)
+            self.tuned_params_ = {k: getattr(s, k) for k in tuned}
         self.forest_, acc = grow_forest(
             M,
             yv,
@@ -219,6 +243,43 @@ class RegressionForest(RegressorMixin, BaseEstimator):
         self.n_features_in_ = M.shape[1]
         self._n_train = M.shape[0]
         return self
+
+    def _tune(
+        self,
+        s: TreeSettings,
+        names: tuple[str, ...],
+        M: np.ndarray,
+        yv: np.ndarray,
+        w: np.ndarray,
+        codes: np.ndarray | None,
+        n_units: int,
+    ) -> TreeSettings:
+        """Settings chosen by the out-of-bag squared error (``tuning`` module)."""
+        trees = int(self.tune_num_trees)
+        # the tuning forests draw from their own stream (the final forest's is untouched)
+        grow_root, draw_root = seed_sequence(self.random_state).spawn(2)
+
+        def grow_oob(cand: TreeSettings) -> np.ndarray:
+            _, acc = grow_forest(
+                M, yv, np.zeros_like(yv), w, w * yv, w, cand, trees, grow_root, codes,
+                self.n_jobs, f"{type(self).__name__} tuning",
+            )  # fmt: skip
+            return ratio_and_variance(acc, 1)[0]
+
+        best, self.tuning_ = tune_settings(
+            type(self).__name__,
+            s,
+            names,
+            grow_oob,
+            lambda pred: (yv - pred) ** 2,
+            w,
+            n_units,
+            M.shape[1],
+            trees,
+            int(self.tune_num_reps),
+            child_seeds(draw_root, 1)[0],
+        )
+        return best
 
     def _fitted(self) -> Forest:
         if "forest_" not in self.__dict__:
