@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
 
+from paribus._core.binned_boosting import fit_predict_binned
 from paribus._core.learners import seeded_clone
 from paribus._core.parallel import run_tasks
 from paribus._core.random import child_seeds
@@ -128,6 +129,10 @@ def _fit_predict(
             f"nuisance {nuisance.name!r}: a training fold has a single class; use fewer "
             "folds or more data."
         )
+    # LightGBM refits on a cached covariate block (the random-common-cause refuter)
+    fast = fit_predict_binned(model, X, target, train, test)
+    if fast is not None:
+        return fast
     model.fit(X[train], target[train])
     if is_classifier(model) or hasattr(model, "predict_proba"):
         if not hasattr(model, "predict_proba"):
