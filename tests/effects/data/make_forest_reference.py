@@ -20,6 +20,14 @@ Instances
   ``Y(1) = X beta - omega + e``, ``e ~ N(0, 1)``, with ``omega`` chosen so that the
   effect on the treated is 4. The true CATE is ``X beta - omega - exp((X + 0.5) beta)``.
   One ``numpy.random.default_rng(seed)`` draws ``beta``, then the noise.
+* Wager & Athey (2018, JASA 113(523), Sec. 5), simulated, ``n = 2000``, ``d = 6``,
+  ``X ~ U[0, 1]^d``, ``Y = m(X) + (W - 1/2) tau(X) + N(0, 1)``, one
+  ``numpy.random.default_rng(seed)`` drawing X, then W, then the noise:
+  ``wa_confounded``: ``e(x) = (1 + Beta_{2,4} cdf(x1)) / 4``, ``m(x) = 2 x1 - 1``,
+  ``tau = 0``; ``wa_heterogeneous``: ``e = 1/2``, ``m = 0``,
+  ``tau(x) = xi(x1) xi(x2)``, ``xi(u) = 1 + 1 / (1 + exp(-20 (u - 1/3)))``;
+  ``wa_sigmoid``: ``e = 1/2``, ``m = 0``, ``tau(x) = c(x1) c(x2)``,
+  ``c(u) = 2 / (1 + exp(-12 (u - 1/2)))``.
 * ACIC 2016 (Dorie et al. 2019), ``acic2016/x.csv`` with ``zymu_k.csv``: treatment
   ``z``, outcome ``z y1 + (1 - z) y0``, true CATE ``mu1 - mu0``. The three text
   covariates (x_2, x_21, x_24) are one-hot encoded (every level, in sorted order).
@@ -37,6 +45,9 @@ import numpy as np
 import pandas as pd
 
 IHDP_SEEDS = (1, 2, 3)
+WA_DESIGNS = ("wa_confounded", "wa_heterogeneous", "wa_sigmoid")
+WA_SEEDS = (1, 2)
+WA_N, WA_D = 2000, 6
 ACIC_INSTANCES = (1, 2, 3, 4, 5)
 #: trees of the full comparison and of the quick one run by default
 N_TREES_FULL = 500
@@ -94,6 +105,32 @@ def ihdp_surface_b(datasets: Path, seed: int) -> tuple[pd.DataFrame, np.ndarray]
     return frame, mu1 - mu0_raw
 
 
+def wager_athey(design: str, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """A Wager & Athey (2018) simulation: a frame (``w``, ``y``, ``x0..``) and the true CATE."""
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(size=(WA_N, WA_D))
+    if design == "wa_confounded":
+        e = (1 + stats.beta.cdf(X[:, 0], 2, 4)) / 4
+        m = 2 * X[:, 0] - 1
+        tau = np.zeros(WA_N)
+    else:
+        e = np.full(WA_N, 0.5)
+        m = np.zeros(WA_N)
+        if design == "wa_heterogeneous":
+            xi = lambda u: 1 + 1 / (1 + np.exp(-20 * (u - 1 / 3)))  # noqa: E731
+        else:
+            xi = lambda u: 2 / (1 + np.exp(-12 * (u - 1 / 2)))  # noqa: E731
+        tau = xi(X[:, 0]) * xi(X[:, 1])
+    w = (rng.random(WA_N) < e).astype(int)
+    y = m + (w - 0.5) * tau + rng.normal(size=WA_N)
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(WA_D)])
+    frame.insert(0, "y", y)
+    frame.insert(0, "w", w)
+    return frame, tau
+
+
 def acic_instance(datasets: Path, k: int) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
     """ACIC 2016 instance ``k``: a frame (``z``, ``y``, covariates), true CATE, covariates."""
     x = pd.read_csv(datasets / "acic2016" / "x.csv")
@@ -124,6 +161,19 @@ def instances(datasets: Path) -> list[dict[str, Any]]:
                 "tau": tau,
             }
         )
+    for design in WA_DESIGNS:
+        for seed in WA_SEEDS:
+            frame, tau = wager_athey(design, seed)
+            out.append(
+                {
+                    "name": f"{design}_seed{seed}",
+                    "frame": frame,
+                    "treatment": "w",
+                    "outcome": "y",
+                    "covariates": [f"x{j}" for j in range(WA_D)],
+                    "tau": tau,
+                }
+            )
     for k in ACIC_INSTANCES:
         frame, tau, cov = acic_instance(datasets, k)
         out.append(
@@ -218,6 +268,13 @@ def main() -> None:
             "surface": "B",
             "seeds": list(IHDP_SEEDS),
             "rng": "numpy.random.default_rng(seed): beta, then N(0,1) noise",
+        },
+        "wager_athey": {
+            "designs": list(WA_DESIGNS),
+            "seeds": list(WA_SEEDS),
+            "n": WA_N,
+            "d": WA_D,
+            "rng": "numpy.random.default_rng(seed): X, then W, then N(0,1) noise",
         },
         "acic_instances": list(ACIC_INSTANCES),
         "instances": rows,
