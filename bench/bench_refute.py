@@ -2,7 +2,7 @@
 
 Run by hand in the bench environment::
 
-    .venv-bench/bin/python bench/bench_refute.py [DOWHY_REPS] [--refit]
+    .venv-bench/bin/python bench/bench_refute.py [DOWHY_REPS] [--refit] [--plr | --both]
 
 Data: 50k rows x 20 covariates of the ``bench/_data.py`` design (seed 0). One paribus
 AIPW estimate (default learners: depth-3 LightGBM, 100 rounds, one thread per fit;
@@ -13,6 +13,11 @@ nuisances where the perturbation allows (placebo from the stored cross-fitted
 ``E[y | x]``, subsets from the stored influence values; ``paribus.checks.refit_free``)
 and refits for the random common cause, each refit's folds serial inside its worker.
 ``--refit`` runs paribus with ``reuse=False`` (every repetition refits, as DoWhy does).
+``--plr`` benches paribus's ``PLR`` (partialling out, 10 nuisance fits per refit: the
+same estimator as DoWhy's ``LinearDML`` with no effect modifiers) instead of AIPW;
+``--both`` benches both against the one DoWhy run. The random common cause refits
+keep the estimator's seed (same folds) and bin the original covariates once per worker
+(``paribus._core.binned_boosting``).
 
 DoWhy: a ``CausalModel`` with the same 20 covariates as common causes, estimated with
 ``backdoor.econml.dml.LinearDML`` given the same nuisance learners (paribus's default
@@ -39,7 +44,7 @@ from importlib.metadata import version
 from _data import make_data
 from dowhy import CausalModel
 
-from paribus import AIPW
+from paribus import AIPW, PLR
 from paribus._core.defaults import default_classifier, default_regressor
 from paribus.checks import refute
 
@@ -57,12 +62,12 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def paribus_section(frame, covs, reuse: bool) -> dict[str, float]:
+def paribus_section(frame, covs, reuse: bool, kind: type = AIPW) -> dict[str, float]:
     start = time.perf_counter()
-    est = AIPW(folds=5, random_state=0).fit(frame, "t", "y", covs)
+    est = kind(folds=5, random_state=0).fit(frame, "t", "y", covs)
     fit = time.perf_counter() - start
     r = est.result_
-    print(f"paribus AIPW fit {fit:.2f} s: ATE {r.estimate:.4f} (SE {r.std_error:.4f})")
+    print(f"paribus {kind.__name__} fit {fit:.2f} s: ATE {r.estimate:.4f} (SE {r.std_error:.4f})")
     times = {}
     for name in REFUTERS:
         start = time.perf_counter()
@@ -131,14 +136,18 @@ def main() -> None:
     b = make_data(n=50_000, p=20, seed=0)
     print(f"data: {len(b.frame)} rows x {len(b.covariates)} covariates, true ATE {b.ate}")
     print(f"paribus reuse={reuse}")
-    p = paribus_section(b.frame, b.covariates, reuse)
-    print(f"load average after paribus {load()}")
+    kinds = [AIPW, PLR] if "--both" in sys.argv else [PLR] if "--plr" in sys.argv else [AIPW]
+    ours = {}
+    for kind in kinds:
+        ours[kind.__name__] = paribus_section(b.frame, b.covariates, reuse, kind)
+        print(f"load average after paribus {kind.__name__} {load()}")
     d = dowhy_section(b.frame, b.covariates, dowhy_reps)
-    print(f"\n{'refuter':<22} {'paribus (s)':>12} {'DoWhy (s)':>12} {'ratio':>7}")
-    for name in REFUTERS:
-        print(f"{name:<22} {p[name]:12.2f} {d[name]:12.2f} {d[name] / p[name]:6.1f}x")
-    tp, td = sum(p.values()), sum(d.values())
-    print(f"{'total':<22} {tp:12.2f} {td:12.2f} {td / tp:6.1f}x")
+    for label, p in ours.items():
+        print(f"\n{'refuter':<22} {'paribus ' + label + ' (s)':>18} {'DoWhy (s)':>12} {'ratio':>7}")
+        for name in REFUTERS:
+            print(f"{name:<22} {p[name]:18.2f} {d[name]:12.2f} {d[name] / p[name]:6.1f}x")
+        tp, td = sum(p.values()), sum(d.values())
+        print(f"{'total':<22} {tp:18.2f} {td:12.2f} {td / tp:6.1f}x")
     print(f"load average at the end {load()}")
 
 

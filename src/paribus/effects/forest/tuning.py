@@ -12,17 +12,26 @@ final forest is then grown with it. The losses:
 * regression forest: the squared error of the out-of-bag predictions.
 
 Candidates. Tuning ``min_node_size`` alone searches the grid :data:`MIN_NODE_GRID`
-(values up to a quarter of the units), which is deterministic and cheap. Tuning
+(values up to a quarter of the units), which is deterministic and cheap, and picks by
+the one-standard-error rule (Breiman et al. 1984, Sec. 3.4.3): the largest node size
+whose loss is within one standard error of the smallest, the error being that of the
+mean paired per-row difference from the best. Without the rule, on a constant-effect
+simulation (n = 1500, 5 covariates, boosting nuisances) the raw R-loss picked node
+sizes 2-3 in two of three seeds and doubled the CATE error (the loss differences
+were within their noise; a plausible cause, not verified, is that small leaves fit
+nuisance errors where ``Wc`` has a non-zero local mean); with the rule those runs
+pick 12-100. Tuning
 several settings draws ``tune_num_reps`` random settings from the distributions of
-:func:`draw_setting` (grf's tuning ranges). The forest's own settings are always a
-candidate, so the choice never has a larger out-of-bag loss than the untuned forest.
+:func:`draw_setting` (grf's tuning ranges) and takes the smallest loss. The forest's
+own settings are always a candidate.
 
 Why: the best node size depends on the data. On IHDP (response surface B, strongly
 heterogeneous, 139 treated) the R-loss falls monotonically from ``min_node_size=12``
 to ``1`` and so does the true CATE error (RMSE 2.62 at 5, 2.06 at 1); on the
 constant-effect ACIC 2016 instances 2 and 3 both rise below 5 (RMSE 0.15 at 5, 0.39
-at 1). One fixed default cannot serve both; the R-loss picks the better end on all
-eight benchmark instances (``tests/effects/test_forest_benchmarks.py``).
+at 1). One fixed default cannot serve both. On the 14 benchmark instances
+(``tests/effects/test_forest_benchmarks.py``: IHDP, Wager & Athey, ACIC) the tuned
+forest's RMSE averages 0.86 of tuned EconML's (untuned: 0.98 of untuned EconML's).
 
 Differences from grf: grf fits a kriging model to the random draws' debiased errors
 and takes its minimum; here the raw out-of-bag loss of each candidate decides.
