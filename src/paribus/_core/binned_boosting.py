@@ -58,6 +58,13 @@ from typing import Any
 
 import numpy as np
 
+from paribus._core.unused_column import (
+    BaseModel,
+    column_may_split,
+    skip_supported,
+    summarise_booster,
+)
+
 __all__ = ["binned_base", "cache_info", "fit_predict_binned"]
 
 #: LightGBM keywords (beyond the wrapper's constructor arguments) the fast path accepts:
@@ -122,6 +129,8 @@ class _Base:
     fingerprint: tuple[Any, ...]
     X0: np.ndarray
     datasets: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    #: fits on the base alone, for :mod:`paribus._core.unused_column` (None: not checkable)
+    fits: dict[tuple[Any, ...], tuple[BaseModel, np.ndarray] | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -129,6 +138,7 @@ class _Stats:
     builds: int = 0  # base Datasets constructed
     hits: int = 0  # fits that reused a cached one
     fast_fits: int = 0  # fits through the fast path
+    skipped: int = 0  # refits proven equal to the cached fit without the extra column
 
 
 _lock = threading.Lock()
@@ -176,6 +186,7 @@ def cache_info() -> dict[str, int]:
             "builds": _stats.builds,
             "hits": _stats.hits,
             "fast_fits": _stats.fast_fits,
+            "skipped": _stats.skipped,
             "cached": cached,
         }
 
@@ -260,6 +271,43 @@ def _base_dataset(base: _Base, train: np.ndarray, params: dict[str, Any]) -> Any
         return base.datasets.setdefault(key, dataset)
 
 
+def _base_fit(
+    base: _Base,
+    train: np.ndarray,
+    test: np.ndarray,
+    label: np.ndarray,
+    params: dict[str, Any],
+    model: Any,
+) -> tuple[BaseModel, np.ndarray] | None:
+    """The model fitted on the base columns alone (cached) and its test predictions."""
+    import lightgbm as lgb
+
+    rounds = model.get_params()["n_estimators"]
+    key = (
+        np.ascontiguousarray(train).tobytes(),
+        np.ascontiguousarray(test).tobytes(),
+        hashlib.blake2b(np.ascontiguousarray(label).data, digest_size=16).hexdigest(),
+        tuple(sorted((k, repr(v)) for k, v in params.items())),
+        rounds,
+    )
+    with _lock:
+        if key in base.fits:
+            return base.fits[key]
+    data = lgb.Dataset(base.X0[train], label=label, params=params, free_raw_data=True)
+    booster = lgb.train(params, data, num_boost_round=rounds)
+    summary = summarise_booster(booster, base.X0[train], label, params)
+    fitted = (
+        None
+        if summary is None
+        else (summary, np.asarray(booster.predict(np.asfortranarray(base.X0[test])), dtype=float))
+    )
+    with _lock:
+        while len(base.fits) >= _MAX_DATASETS:
+            del base.fits[next(iter(base.fits))]
+        base.fits[key] = fitted
+    return fitted
+
+
 def _matches_base(X: np.ndarray, X0: np.ndarray) -> bool:
     p0 = X0.shape[1]
     if X.ndim != 2 or X.dtype != np.float64 or X.shape[0] != X0.shape[0] or X.shape[1] <= p0:
@@ -301,6 +349,12 @@ def fit_predict_binned(
         return None
     p0 = base.X0.shape[1]
     shared = _base_dataset(base, train, params)
+    if X.shape[1] == p0 + 1 and kind is lgb.LGBMRegressor and skip_supported(params):
+        fitted = _base_fit(base, train, test, label, params, model)
+        if fitted is not None and not column_may_split(fitted[0], X[train, p0]):
+            with _lock:
+                _stats.skipped += 1
+            return fitted[1].copy()
     data = lgb.Dataset(X[train, p0:], label=label, params=params).construct()
     with warnings.catch_warnings():
         # "raw data freed" and "resetting categorical features": expected, no categoricals
