@@ -197,8 +197,9 @@ def _may_split(
     min_gain: float,
     margin: float,
 ) -> bool:
-    # every per-row array is kept in the order of the added column, so each pass over
-    # the rows is sequential; only the leaf of each row is gathered, once per tree
+    # Rows are kept in the order of the added column. Per tree and depth, a stable
+    # counting sort lays each node's gradients out contiguously (still in that order),
+    # so every node's cuts are one sequential scan with running sums in registers.
     n = y.size
     n_trees, n_nodes = left.shape
     ys = np.empty(n)
@@ -207,60 +208,65 @@ def _may_split(
     score = np.full(n, init_score)
     g = np.empty(n)
     lv = np.empty(n, dtype=np.int64)
+    buf = np.empty((max_depth + 1, n))
     G = np.empty(n_nodes)
     N = np.empty(n_nodes, dtype=np.int64)
-    GL = np.empty(n_nodes)
-    NL = np.empty(n_nodes, dtype=np.int64)
+    first = np.empty(n_nodes, dtype=np.int64)
+    fill = np.empty(n_nodes, dtype=np.int64)
     inv = 1.0 / (np.arange(n + 1) + lam)  # 1 / (count + lambda): no division per cut
-    best = np.empty(n_nodes)
-    limit = np.empty(n_nodes)
+    lo = max(min_n, int(np.ceil(min_h)), 1)  # smallest child (unit hessians)
     for t in range(n_trees):
-        G[:] = 0.0
-        N[:] = 0
         for k in range(n):
-            leaf = leaves[t, order[k]]
-            lv[k] = leaf
-            gk = np.float64(np.float32(score[k] - ys[k]))
-            g[k] = gk
-            for d in range(max_depth + 1):
-                node = path[t, leaf, d]
-                if node < 0:
-                    break
-                G[node] += gk
-                N[node] += 1
+            lv[k] = leaves[t, order[k]]
+            g[k] = np.float64(np.float32(score[k] - ys[k]))
+        N[:] = 0
+        G[:] = 0.0
+        for d in range(max_depth + 1):
+            for k in range(n):
+                node = path[t, lv[k], d]
+                if node >= 0:
+                    N[node] += 1
+            at = 0
+            for node in range(n_nodes):
+                if depth[t, node] == d:
+                    first[node] = at
+                    fill[node] = at
+                    at += N[node]
+            row = buf[d]
+            for k in range(n):
+                node = path[t, lv[k], d]
+                if node >= 0:
+                    row[fill[node]] = g[k]
+                    fill[node] += 1
         for node in range(n_nodes):
-            limit[node] = np.inf  # nodes at the depth limit (or unused) are not checked
-            if N[node] == 0 or depth[t, node] >= max_depth:
-                continue
+            d = depth[t, node]
+            total = 0.0
+            row = buf[d]
+            for j in range(first[node], first[node] + N[node]):
+                total += row[j]
+            G[node] = total
+        for node in range(n_nodes):
+            m = N[node]
+            d = depth[t, node]
+            if m < 2 * lo or d >= max_depth:
+                continue  # no admissible cut, or at the depth limit: nothing to check
             a, b = left[t, node], right[t, node]
             if a >= 0:
-                limit[node] = G[a] * G[a] / (N[a] + lam) + G[b] * G[b] / (N[b] + lam)
+                limit = G[a] * G[a] * inv[N[a]] + G[b] * G[b] * inv[N[b]]
             else:
-                limit[node] = G[node] * G[node] / (N[node] + lam) + min_gain
-        GL[:] = 0.0
-        NL[:] = 0
-        best[:] = -np.inf
-        for k in range(n):
-            leaf = lv[k]
-            gk = g[k]
-            for d in range(max_depth):
-                node = path[t, leaf, d]
-                if node < 0:
-                    break
-                GL[node] += gk
-                NL[node] += 1
-                nl = NL[node]
-                nr = N[node] - nl
-                if nl >= min_n and nr >= min_n and nl >= min_h and nr >= min_h:
-                    gl = GL[node]
-                    gr = G[node] - gl
-                    gain = gl * gl * inv[nl] + gr * gr * inv[nr]
-                    if gain > best[node]:
-                        best[node] = gain
-        for node in range(n_nodes):
-            lim = limit[node]
-            if lim < np.inf and best[node] >= lim - margin * max(abs(lim), 1.0):
-                return True
+                limit = G[node] * G[node] * inv[m] + min_gain
+            limit -= margin * max(abs(limit), 1.0)
+            row = buf[d]
+            s0 = first[node]
+            total = G[node]
+            gl = 0.0
+            for j in range(m - lo):
+                gl += row[s0 + j]
+                nl = j + 1
+                if nl >= lo:
+                    gr = total - gl
+                    if gl * gl * inv[nl] + gr * gr * inv[m - nl] >= limit:
+                        return True
         for k in range(n):
             value = leaf_value[t, lv[k]]
             score[k] = value if t == 0 else score[k] + value
