@@ -19,6 +19,11 @@ process or thread runs it), :func:`fit_predict_binned` fits a LightGBM model as
 3. ``lightgbm.train`` with the parameters the scikit-learn wrapper would pass
    (:func:`_train_params`), and predictions on the test rows in the same column order.
 
+Before step 2, a regressor with one added column is first fitted on the base block
+alone (once per training fold, cached); when :mod:`paribus._core.unused_column`
+proves that the added column enters none of its trees, that fit's predictions are
+returned: the refit would be the same model.
+
 LightGBM bins each column on its own, so the result is the plain wrapper fit on the
 column-permuted matrix ``[extra columns, base columns]`` to the bit (the tests check
 this); a permutation of the columns is the same data, and it changes the trees only

@@ -23,7 +23,9 @@ so a shift is the column's doing (a fresh fold split per repetition would add it
 own noise to every shift). With the default LightGBM learners the original
 covariates, identical in every repetition and fold, are then binned once per worker
 (:mod:`paribus._core.binned_boosting`) instead of in every one of the 15 nuisance
-fits of an AIPW refit.
+fits of an AIPW refit, and a regression nuisance is not refitted at all when the noise
+column provably enters none of its trees (:mod:`paribus._core.unused_column`): the
+fit without the column is then the refit, to the bit.
 """
 
 from __future__ import annotations
