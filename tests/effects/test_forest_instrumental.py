@@ -232,3 +232,66 @@ def test_compliance_override_enters_the_scores():
     assert f.ate().estimate == pytest.approx(
         np.mean(tau + zr * (yr - wr * tau) / f.local_first_stage_), abs=1e-12
     )
+
+
+def _table():
+    import pandas as pd
+
+    X, Y, W, Z, tau, hats = _simulate(800, 4)
+    frame = pd.DataFrame(X, columns=["x0", "x1", "x2", "x3"])
+    frame = frame.assign(w=W, y=Y, z=Z, site=np.arange(800) % 40)
+    return frame, (X, Y, W, Z), hats
+
+
+def test_table_form_equals_the_array_form():
+    # the estimator contract fit(data, treatment, outcome, covariates, instrument=) grows
+    # the same forest as grf's array order fit(X, y, w, z)
+    frame, (X, Y, W, Z), hats = _table()
+    covs = ["x0", "x1", "x2", "x3"]
+    by_name = InstrumentalForest(n_estimators=40, random_state=3)
+    by_name.fit(frame, "w", "y", covs, instrument="z", **hats)
+    by_array = InstrumentalForest(n_estimators=40, random_state=3).fit(X, Y, W, Z, **hats)
+    np.testing.assert_array_equal(by_name.oob_effect_, by_array.oob_effect_)
+    assert by_name.ate().estimate == by_array.ate().estimate
+    assert list(by_name.feature_names_in_) == covs and by_array.feature_names_in_ is None
+    # a table given to effect() is read by column name, whatever the column order
+    shuffled = frame[["z", "x3", "x1", "x0", "x2"]]
+    np.testing.assert_array_equal(by_name.effect(shuffled), by_array.effect(X))
+    with pytest.raises(DataError, match="x2"):
+        by_name.effect(frame.drop(columns="x2"))
+
+
+def test_causal_data_roles_fill_the_call():
+    from paribus import CausalData
+
+    frame, (X, Y, W, Z), hats = _table()
+    covs = ["x0", "x1", "x2", "x3"]
+    cd = CausalData(
+        frame, treatment="w", outcome="y", covariates=covs, instruments="z",
+        cluster="site", binary_treatment=False,
+    )  # fmt: skip
+    from_roles = InstrumentalForest(n_estimators=40, random_state=3).fit(cd, **hats)
+    explicit = InstrumentalForest(n_estimators=40, random_state=3).fit(
+        X, Y, W, Z, cluster=frame["site"].to_numpy(), **hats
+    )
+    np.testing.assert_array_equal(from_roles.oob_effect_, explicit.oob_effect_)
+    assert from_roles.ate().std_error == explicit.ate().std_error  # cluster-robust
+
+
+def test_table_form_refusals():
+    frame, _, _ = _table()
+    covs = ["x0", "x1", "x2", "x3"]
+    forest = InstrumentalForest(n_estimators=4)
+    with pytest.raises(ParameterError, match="instrument='column'"):
+        forest.fit(frame, "w", "y", covs)
+    with pytest.raises(DataError, match="'zz'"):
+        forest.fit(frame, "w", "y", covs, instrument="zz")
+    with pytest.raises(ParameterError, match="cluster= names a column"):
+        forest.fit(frame, "w", "y", covs, instrument="z", cluster=np.zeros(800))
+    with pytest.raises(DataError, match="covariates"):
+        forest.fit(frame[["w", "y", "z"]], "w", "y", [], instrument="z")
+    X = frame[covs].to_numpy()
+    with pytest.raises(ParameterError, match="pass a table"):
+        forest.fit(X, frame["y"], frame["w"], instrument="z")
+    with pytest.raises(ParameterError, match="fit\\(X, y, w, z\\)"):
+        forest.fit(X, frame["y"], frame["w"])

@@ -62,6 +62,7 @@ from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
 from paribus._core.inference import if_std_error
 from paribus._core.params import LEVEL, NONE, HasMethods, Interval, check_level, validate_params
 from paribus._core.random import child_seeds, seed_sequence
+from paribus.data.causal_data import CausalData
 from paribus.effects.forest._grow import check_settings, grow_forest, predict_accumulators
 from paribus.effects.forest._predict import forest_weights_csr, ratio_and_variance
 from paribus.effects.forest._tree import RULE_REGRESSION
@@ -199,26 +200,51 @@ class InstrumentalForest(BaseEstimator):
     def fit(
         self,
         X: Any,
-        y: Any,
-        w: Any,
-        z: Any,
+        y: Any = None,
+        w: Any = None,
+        z: Any = None,
         *,
+        instrument: str | None = None,
         cluster: Any = None,
         y_hat: Any = None,
         w_hat: Any = None,
         z_hat: Any = None,
         compliance: Any = None,
+        dropna: bool = False,
     ) -> InstrumentalForest:
-        """Grow the forest on covariates ``X``, outcome ``y``, treatment ``w``, instrument ``z``.
+        """Grow the forest for the conditional LATE of a treatment on an outcome.
 
-        ``cluster`` (one code per row) makes whole clusters the sampled units and the
-        average effect's error cluster-robust. ``y_hat``, ``w_hat``, ``z_hat`` are
-        out-of-bag or cross-fitted estimates of the conditional means given ``X`` (those
-        not given are estimated here); ``compliance`` an estimate of ``Cov(Z, W | X)``
-        for the doubly robust scores (default: the forest's local first stage).
+        Two call forms:
+
+        * the estimator contract, ``fit(data, "w", "y", ["x1", ...], instrument="z",
+          cluster="c")``: a table (or :class:`~paribus.CausalData`, whose roles fill
+          what is not given) with the treatment, outcome and covariate columns in
+          that order, the instrument and the optional cluster named by keyword;
+        * arrays in grf's order, ``fit(X, y, w, z, cluster=codes)``.
+
+        ``cluster`` makes whole clusters the sampled units and the average effect's
+        error cluster-robust. ``y_hat``, ``w_hat``, ``z_hat`` are out-of-bag or
+        cross-fitted estimates of the conditional means given ``X`` (those not given
+        are estimated here); ``compliance`` an estimate of ``Cov(Z, W | X)`` for the
+        doubly robust scores (default: the forest's local first stage).
         """
         name = _NAME
         validate_params(name, self.get_params(deep=False), self._parameter_constraints)
+        if isinstance(X, CausalData) or isinstance(y, str):
+            X, y, w, z, cluster = self._from_table(X, y, w, z, instrument, cluster, dropna)
+        elif instrument is not None:
+            raise ParameterError(
+                f"{name}.fit: instrument= names a column, so pass a table: "
+                "fit(data, 'treatment', 'outcome', covariates, instrument='z'); with arrays "
+                "pass the instrument fourth: fit(X, y, w, z)."
+            )
+        else:
+            self.feature_names_in_ = None
+        if y is None or w is None or z is None:
+            raise ParameterError(
+                f"{name}.fit needs the outcome, treatment and instrument: fit(X, y, w, z), "
+                "or fit(data, 'treatment', 'outcome', covariates, instrument='z')."
+            )
         Xa = as_matrix(name, "X", X)
         n, p = Xa.shape
         ys, ws, zs = (_column(k, v, n) for k, v in (("y", y), ("w", w), ("z", z)))
@@ -264,6 +290,55 @@ class InstrumentalForest(BaseEstimator):
         self.scores_ = tau + zr * (yr - wr * tau) / self.compliance_
         self.result_ = self._average()
         return self
+
+    def _from_table(
+        self,
+        data: Any,
+        treatment: str | None,
+        outcome: Any,
+        covariates: Any,
+        instrument: str | None,
+        cluster: Any,
+        dropna: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """(X, y, w, z, cluster codes) from a table and role names (the contract form)."""
+        name = _NAME
+        if isinstance(data, CausalData):
+            roles = data.roles
+            treatment = treatment or (roles["treatment"] or [None])[0]
+            outcome = outcome or (roles["outcome"] or [None])[0]
+            covariates = covariates if covariates is not None else roles["covariates"]
+            instrument = instrument or (roles["instruments"] or [None])[0]
+            cluster = cluster or (roles["cluster"] or [None])[0]
+        if not (isinstance(treatment, str) and isinstance(outcome, str)):
+            raise ParameterError(
+                f"{name}.fit(data, treatment, outcome, covariates, instrument=...) needs "
+                "the treatment and outcome as column names."
+            )
+        if not isinstance(instrument, str):
+            raise ParameterError(
+                f"{name}.fit needs instrument='column': one variable that moves "
+                f"{treatment!r} and affects {outcome!r} only through it."
+            )
+        if cluster is not None and not isinstance(cluster, str):
+            raise ParameterError(f"{name}.fit: with a table, cluster= names a column.")
+        cd = CausalData(
+            data,
+            treatment=treatment,
+            outcome=outcome,
+            covariates=covariates,
+            instruments=[instrument],
+            cluster=cluster,
+            binary_treatment=False,
+            dropna=dropna,
+        )
+        if not cd.covariates:
+            raise DataError(
+                f"{name}: a conditional LATE is a function of covariates; pass "
+                "covariates=[...] (the effect modifiers and the instrument's confounders)."
+            )
+        self.feature_names_in_ = np.asarray(cd.covariates, dtype=object)
+        return cd.X, cd.y, cd.t, cd.Z[:, 0], cd.column("cluster")
 
     def _nuisances(
         self,
@@ -334,6 +409,15 @@ class InstrumentalForest(BaseEstimator):
 
     def _predict(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         forest = self._forest()
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and hasattr(X, "columns"):  # fitted on a table: by name
+            missing = [c for c in names if c not in X.columns]
+            if missing:
+                raise DataError(
+                    f"{_NAME}: the table lacks the covariate column(s) {missing} the forest "
+                    "was fitted on; pass a table with every covariate."
+                )
+            X = X[list(names)]
         M = as_matrix(_NAME, "X", X, forest.n_features)
         return ratio_and_variance(predict_accumulators(forest, M, self.n_jobs), forest.group_size)
 
