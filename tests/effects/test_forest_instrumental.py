@@ -237,7 +237,7 @@ def test_compliance_override_enters_the_scores():
 def _table():
     import pandas as pd
 
-    X, Y, W, Z, tau, hats = _simulate(800, 4)
+    X, Y, W, Z, _tau, hats = _simulate(800, 4)
     frame = pd.DataFrame(X, columns=["x0", "x1", "x2", "x3"])
     frame = frame.assign(w=W, y=Y, z=Z, site=np.arange(800) % 40)
     return frame, (X, Y, W, Z), hats

@@ -239,7 +239,7 @@ class InstrumentalForest(BaseEstimator):
                 "pass the instrument fourth: fit(X, y, w, z)."
             )
         else:
-            self.feature_names_in_ = None
+            self.feature_names_in_: np.ndarray | None = None
         if y is None or w is None or z is None:
             raise ParameterError(
                 f"{name}.fit needs the outcome, treatment and instrument: fit(X, y, w, z), "
@@ -304,12 +304,12 @@ class InstrumentalForest(BaseEstimator):
         """(X, y, w, z, cluster codes) from a table and role names (the contract form)."""
         name = _NAME
         if isinstance(data, CausalData):
-            roles = data.roles
-            treatment = treatment or (roles["treatment"] or [None])[0]
-            outcome = outcome or (roles["outcome"] or [None])[0]
-            covariates = covariates if covariates is not None else roles["covariates"]
-            instrument = instrument or (roles["instruments"] or [None])[0]
-            cluster = cluster or (roles["cluster"] or [None])[0]
+            first = {role: cols[0] if cols else None for role, cols in data.roles.items()}
+            treatment = treatment or first["treatment"]
+            outcome = outcome or first["outcome"]
+            covariates = covariates if covariates is not None else data.roles["covariates"]
+            instrument = instrument or first["instruments"]
+            cluster = cluster or first["cluster"]
         if not (isinstance(treatment, str) and isinstance(outcome, str)):
             raise ParameterError(
                 f"{name}.fit(data, treatment, outcome, covariates, instrument=...) needs "
