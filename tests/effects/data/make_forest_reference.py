@@ -146,46 +146,33 @@ def acic_instance(datasets: Path, k: int) -> tuple[pd.DataFrame, np.ndarray, lis
     return frame, (zymu["mu1"] - zymu["mu0"]).to_numpy(dtype=float), list(x.columns)
 
 
+def _instance(
+    name: str, frame: pd.DataFrame, treatment: str, covariates: list[str], tau: np.ndarray
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "frame": frame,
+        "treatment": treatment,
+        "outcome": "y",
+        "covariates": covariates,
+        "tau": tau,
+    }
+
+
 def instances(datasets: Path) -> list[dict[str, Any]]:
     """Every instance: name, frame, treatment and outcome columns, covariates, truth."""
     out: list[dict[str, Any]] = []
     for seed in IHDP_SEEDS:
         frame, tau = ihdp_surface_b(datasets, seed)
-        out.append(
-            {
-                "name": f"ihdp_B_seed{seed}",
-                "frame": frame,
-                "treatment": "treat",
-                "outcome": "y",
-                "covariates": IHDP_COVARIATES,
-                "tau": tau,
-            }
-        )
+        out.append(_instance(f"ihdp_B_seed{seed}", frame, "treat", IHDP_COVARIATES, tau))
     for design in WA_DESIGNS:
         for seed in WA_SEEDS:
             frame, tau = wager_athey(design, seed)
-            out.append(
-                {
-                    "name": f"{design}_seed{seed}",
-                    "frame": frame,
-                    "treatment": "w",
-                    "outcome": "y",
-                    "covariates": [f"x{j}" for j in range(WA_D)],
-                    "tau": tau,
-                }
-            )
+            covs = [f"x{j}" for j in range(WA_D)]
+            out.append(_instance(f"{design}_seed{seed}", frame, "w", covs, tau))
     for k in ACIC_INSTANCES:
         frame, tau, cov = acic_instance(datasets, k)
-        out.append(
-            {
-                "name": f"acic2016_{k}",
-                "frame": frame,
-                "treatment": "z",
-                "outcome": "y",
-                "covariates": cov,
-                "tau": tau,
-            }
-        )
+        out.append(_instance(f"acic2016_{k}", frame, "z", cov, tau))
     return out
 
 

@@ -46,7 +46,7 @@ from paribus._core.inference import if_std_error
 from paribus._core.overlap import overlap_diagnostics, warn_if_poor_overlap
 from paribus._core.params import LEVEL, NONE, HasMethods, Interval, Options, check_level
 from paribus._core.random import child_seeds, seed_sequence
-from paribus.effects.forest._grow import Forest, TreeSettings, check_settings, grow_forest
+from paribus.effects.forest._grow import Forest, check_settings, grow_forest
 from paribus.effects.forest._grow import predict_accumulators as _accumulators
 from paribus.effects.forest._predict import forest_weights_csr, ratio_and_variance
 from paribus.effects.forest._tree import RULE_CAUSAL
@@ -57,7 +57,7 @@ from paribus.effects.forest.regression import (
     split_frequencies,
     tree_settings,
 )
-from paribus.effects.forest.tuning import TUNING_CONSTRAINTS, resolve_tuned, tune_settings
+from paribus.effects.forest.tuning import TUNING_CONSTRAINTS, resolve_tuned, tune_forest
 from paribus.effects.meta._base import CATEEstimator
 from paribus.errors import DataError, ParameterError
 from paribus.results import Effect
@@ -238,7 +238,11 @@ class CausalForest(CATEEstimator):
         self.tuned_params_: dict[str, Any] = {}
         self.tuning_: pd.DataFrame | None = None
         if tuned:
-            s = self._tune(s, tuned, X, yc, wc, w, n_units, tune_root)
+            data = (X, yc, wc, w, w * wc * yc, w * wc * wc)
+            s, self.tuning_ = tune_forest(
+                self, s, tuned, data, lambda tau: (yc - tau * wc) ** 2,
+                self._cluster, n_units, tune_root,
+            )  # fmt: skip
             self.tuned_params_ = {k: getattr(s, k) for k in tuned}
         forest, acc = grow_forest(
             X,
@@ -277,43 +281,6 @@ class CausalForest(CATEEstimator):
         warn_if_poor_overlap(self._overlap, name)
         self.result_ = self.average_effect(self.estimand)
         return self
-
-    def _tune(
-        self,
-        s: TreeSettings,
-        names: tuple[str, ...],
-        X: np.ndarray,
-        yc: np.ndarray,
-        wc: np.ndarray,
-        w: np.ndarray,
-        n_units: int,
-        root: np.random.SeedSequence,
-    ) -> TreeSettings:
-        """Settings chosen by the out-of-bag R-loss (``tuning`` module); sets ``tuning_``."""
-        grow_root, draw_seed = root.spawn(2)
-        trees = int(self.tune_num_trees)
-
-        def grow_oob(cand: TreeSettings) -> np.ndarray:
-            _, acc = grow_forest(
-                X, yc, wc, w, w * wc * yc, w * wc * wc, cand, trees, grow_root,
-                self._cluster, self.n_jobs, f"{type(self).__name__} tuning",
-            )  # fmt: skip
-            return ratio_and_variance(acc, 1)[0]
-
-        best, self.tuning_ = tune_settings(
-            type(self).__name__,
-            s,
-            names,
-            grow_oob,
-            lambda tau: (yc - tau * wc) ** 2,
-            w,
-            n_units,
-            X.shape[1],
-            trees,
-            int(self.tune_num_reps),
-            child_seeds(draw_seed, 1)[0],
-        )
-        return best
 
     def _nuisances(
         self,

@@ -32,7 +32,7 @@ from paribus._core.params import (
     check_level,
     validate_params,
 )
-from paribus._core.random import child_seeds, seed_sequence
+from paribus._core.random import seed_sequence
 from paribus.effects.forest._grow import (
     Forest,
     TreeSettings,
@@ -42,7 +42,7 @@ from paribus.effects.forest._grow import (
 )
 from paribus.effects.forest._predict import forest_weights_csr, ratio_and_variance, split_counts
 from paribus.effects.forest._tree import RULE_REGRESSION
-from paribus.effects.forest.tuning import TUNING_CONSTRAINTS, resolve_tuned, tune_settings
+from paribus.effects.forest.tuning import TUNING_CONSTRAINTS, resolve_tuned, tune_forest
 from paribus.errors import DataError, NotFittedError, ParameterError
 
 __all__ = ["FOREST_CONSTRAINTS", "RegressionForest", "as_matrix", "default_mtry"]
@@ -218,7 +218,12 @@ class RegressionForest(RegressorMixin, BaseEstimator):
         self.tuned_params_: dict[str, Any] = {}
         self.tuning_: pd.DataFrame | None = None
         if tuned:
-            s = self._tune(s, tuned, M, yv, w, codes, n_units)
+            # the tuning forests draw from their own stream (the final forest's is untouched)
+            data = (M, yv, np.zeros_like(yv), w, w * yv, w)
+            s, self.tuning_ = tune_forest(
+                self, s, tuned, data, lambda pred: (yv - pred) ** 2, codes, n_units,
+                seed_sequence(self.random_state),
+            )  # fmt: skip
             self.tuned_params_ = {k: getattr(s, k) for k in tuned}
         self.forest_, acc = grow_forest(
             M,
@@ -243,43 +248,6 @@ class RegressionForest(RegressorMixin, BaseEstimator):
         self.n_features_in_ = M.shape[1]
         self._n_train = M.shape[0]
         return self
-
-    def _tune(
-        self,
-        s: TreeSettings,
-        names: tuple[str, ...],
-        M: np.ndarray,
-        yv: np.ndarray,
-        w: np.ndarray,
-        codes: np.ndarray | None,
-        n_units: int,
-    ) -> TreeSettings:
-        """Settings chosen by the out-of-bag squared error (``tuning`` module)."""
-        trees = int(self.tune_num_trees)
-        # the tuning forests draw from their own stream (the final forest's is untouched)
-        grow_root, draw_root = seed_sequence(self.random_state).spawn(2)
-
-        def grow_oob(cand: TreeSettings) -> np.ndarray:
-            _, acc = grow_forest(
-                M, yv, np.zeros_like(yv), w, w * yv, w, cand, trees, grow_root, codes,
-                self.n_jobs, f"{type(self).__name__} tuning",
-            )  # fmt: skip
-            return ratio_and_variance(acc, 1)[0]
-
-        best, self.tuning_ = tune_settings(
-            type(self).__name__,
-            s,
-            names,
-            grow_oob,
-            lambda pred: (yv - pred) ** 2,
-            w,
-            n_units,
-            M.shape[1],
-            trees,
-            int(self.tune_num_reps),
-            child_seeds(draw_root, 1)[0],
-        )
-        return best
 
     def _fitted(self) -> Forest:
         if "forest_" not in self.__dict__:

@@ -48,7 +48,9 @@ import numpy as np
 import pandas as pd
 
 from paribus._core.params import NONE, Instance, Interval
-from paribus.effects.forest._grow import TreeSettings, check_settings
+from paribus._core.random import child_seeds
+from paribus.effects.forest._grow import TreeSettings, check_settings, grow_forest
+from paribus.effects.forest._predict import ratio_and_variance
 from paribus.errors import DataError, ParameterError
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "TUNING_CONSTRAINTS",
     "draw_setting",
     "resolve_tuned",
+    "tune_forest",
     "tune_settings",
 ]
 
@@ -195,3 +198,46 @@ def tune_settings(
     table = pd.DataFrame(rows).assign(loss=losses)
     table = table.sort_values("loss", kind="stable").reset_index(drop=True)
     return dataclasses.replace(base, **rows[best]), table
+
+
+def tune_forest(
+    est: Any,
+    base: TreeSettings,
+    names: tuple[str, ...],
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    row_loss: Callable[[np.ndarray], np.ndarray],
+    cluster: np.ndarray | None,
+    n_units: int,
+    root: np.random.SeedSequence,
+) -> tuple[TreeSettings, pd.DataFrame]:
+    """:func:`tune_settings` for a forest estimator ``est`` (its ``tune_*`` settings).
+
+    ``data`` is what :func:`~paribus.effects.forest._grow.grow_forest` grows on,
+    ``(X, y, z, w, a, b)``; each candidate grows ``est.tune_num_trees`` trees from
+    the same stream of ``root`` and is scored by ``row_loss`` on its out-of-bag
+    estimates ``sum a / sum b``.
+    """
+    grow_root, draw_root = root.spawn(2)
+    trees = int(est.tune_num_trees)
+    owner = type(est).__name__
+    X, y, z, w, a, b = data
+
+    def grow_oob(cand: TreeSettings) -> np.ndarray:
+        _, acc = grow_forest(
+            X, y, z, w, a, b, cand, trees, grow_root, cluster, est.n_jobs, f"{owner} tuning"
+        )
+        return ratio_and_variance(acc, 1)[0]
+
+    return tune_settings(
+        owner,
+        base,
+        names,
+        grow_oob,
+        row_loss,
+        w,
+        n_units,
+        X.shape[1],
+        trees,
+        int(est.tune_num_reps),
+        child_seeds(draw_root, 1)[0],
+    )
