@@ -175,6 +175,30 @@ def test_zero_confounding_gives_the_ordinary_interval(plr_data):
     assert res.rho == 1.0 and res.bias_bound == 0.0
 
 
+@pytest.mark.parametrize("kind", ["plr", "irm", "aipw"])
+def test_cluster_robust_standard_errors(kind, plr_data, irm_data):
+    # with a cluster column the bounds' errors are cluster-robust like the estimate's:
+    # at zero confounding they equal its (cluster-robust) standard error, and with
+    # confounding they differ from the iid formula the sensitivity used before
+    frame = (plr_data if kind == "plr" else irm_data).assign(site=np.arange(500) % 25)
+    d = "d" if kind == "plr" else "t"
+    if kind == "plr":
+        est = PLR(outcome_model=LinearRegression(), treatment_model=LinearRegression(), folds=3)
+    else:
+        est = (IRM if kind == "irm" else AIPW)(
+            outcome_model=LinearRegression(), propensity_model=Logit(), folds=3
+        )
+    est.fit(frame, d, "y", COVARIATES, cluster="site")
+    plain = dml_sensitivity(est, 0.0, 0.0, data=frame, treatment=d, outcome="y")
+    assert plain.se_lower == pytest.approx(est.result_.std_error, rel=1e-12)
+    assert plain.se_upper == pytest.approx(est.result_.std_error, rel=1e-12)
+    res = dml_sensitivity(est, 0.05, 0.05, data=frame, treatment=d, outcome="y")
+    phi = np.asarray(est.result_.scores)
+    iid = np.sqrt(np.mean(phi**2) / phi.size)
+    assert est.result_.std_error != pytest.approx(iid, rel=1e-3)  # clusters matter here
+    assert res.se_lower > 0 and res.se_upper > 0
+
+
 def test_aipw_equals_irm_on_the_same_nuisances(irm_data):
     aipw = AIPW(outcome_model=LinearRegression(), propensity_model=Logit(), folds=3)
     aipw.fit(irm_data, "t", "y", COVARIATES)

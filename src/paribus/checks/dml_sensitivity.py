@@ -23,7 +23,9 @@ influence values ``psi_sigma2 = (Y - g)^2 - sigma^2`` and
 ``theta_+/- = theta +/- |rho| C_Y C_D S`` with influence values
 ``phi_theta +/- |rho| C_Y C_D (sigma^2 psi_nu2 + nu^2 psi_sigma2) / (2 S)``, and the
 confidence bounds ``theta_- - z se_-`` and ``theta_+ + z se_+`` with
-``z = Phi^{-1}(level)`` (one-sided, Sec. 4.2).
+``z = Phi^{-1}(level)`` (one-sided, Sec. 4.2). With a cluster column in the fit the
+standard errors sum the influence values within clusters first, as the estimate's own
+(Liang & Zeger 1986, with the ``G / (G - 1)`` factor).
 
 Riesz representers: PLR ``alpha = (D - m(X)) / E(D - m(X))^2`` (``m(W, alpha) = nu^2``
 by linearity, so ``psi_nu2 = nu^2 - (D - m)^2 nu^4``); IRM/AIPW ATE
@@ -47,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import optimize, stats
 
+from paribus._core.inference import if_std_error
 from paribus.checks._fitted_data import outcome_and_treatment
 from paribus.errors import DataError, ParameterError
 from paribus.results import Effect
@@ -277,10 +280,14 @@ def dml_sensitivity(
     theta = effect.estimate
     z = float(stats.norm.ppf(level))
 
+    # the estimator's cluster codes (rows as fitted) make every standard error
+    # cluster-robust, as the estimate's own is
+    cluster = getattr(estimator, "_cluster", None)
+
     def bounds(c: float) -> tuple[float, float, float, float]:
         lo, hi = theta - c * s, theta + c * s
-        se_lo = math.sqrt(float(np.mean((phi - c * phi_s) ** 2)) / n)
-        se_hi = math.sqrt(float(np.mean((phi + c * phi_s) ** 2)) / n)
+        se_lo = if_std_error(phi - c * phi_s, cluster)
+        se_hi = if_std_error(phi + c * phi_s, cluster)
         return lo, hi, se_lo, se_hi
 
     lo, hi, se_lo, se_hi = bounds(_bias_factor(cf_y, cf_d, rho))

@@ -130,6 +130,7 @@ class AIPW(EffectEstimator):
     def _estimate(self, data: CausalData) -> Effect:
         t, y, X = data.t, data.y, data.X
         cluster = data.column("cluster")
+        self._cluster = cluster  # for post-estimation tools (dml_sensitivity)
         data.require_arms(max(2, self.folds), f"AIPW with folds={self.folds}")
         outcome, propensity = self._learners()
         root = seed_sequence(self.random_state)
