@@ -199,6 +199,59 @@ def test_cluster_robust_standard_errors(kind, plr_data, irm_data):
     assert res.se_lower > 0 and res.se_upper > 0
 
 
+def test_repeated_cross_fitting_identical_splits_equal_one(plr_data, irm_data):
+    # three repetitions on the same split are one repetition three times over
+    folds = kfold(500, seed=1, k=3)
+    for kind, frame, d in (("plr", plr_data, "d"), ("irm", irm_data, "t")):
+        results = []
+        for spec in (folds, [folds, folds, folds]):
+            if kind == "plr":
+                est = PLR(
+                    outcome_model=LinearRegression(), treatment_model=LinearRegression(),
+                    folds=spec, repetitions=1 if spec is folds else 3,
+                )  # fmt: skip
+            else:
+                est = IRM(
+                    outcome_model=LinearRegression(), propensity_model=Logit(),
+                    folds=spec, repetitions=1 if spec is folds else 3,
+                )  # fmt: skip
+            est.fit(frame, d, "y", COVARIATES)
+            results.append(dml_sensitivity(est, 0.04, 0.06, 0.8, data=frame, treatment=d,
+                                           outcome="y"))  # fmt: skip
+        one, three = results
+        for field in ("theta_lower", "theta_upper", "ci_lower", "ci_upper", "sigma2", "nu2"):
+            assert getattr(three, field) == pytest.approx(getattr(one, field), rel=1e-10)
+        assert three.rv == pytest.approx(one.rv, abs=1e-8)  # root search vs closed form
+        assert three.rva == pytest.approx(one.rva, abs=1e-8)
+
+
+@pytest.mark.parametrize("aggregation", ["median", "mean"])
+def test_repeated_cross_fitting_combines_like_the_estimate(plr_data, aggregation):
+    est = PLR(
+        outcome_model=LinearRegression(), treatment_model=LinearRegression(), folds=3,
+        repetitions=5, aggregation=aggregation, random_state=2,
+    ).fit(plr_data, "d", "y", COVARIATES)  # fmt: skip
+    kw = {"data": plr_data, "treatment": "d", "outcome": "y"}
+    # no confounding: the bounds are the estimate and its own interval
+    zero = dml_sensitivity(est, 0.0, 0.0, **kw)
+    assert zero.theta_lower == pytest.approx(est.result_.estimate, rel=1e-12)
+    assert zero.se_lower == pytest.approx(est.result_.std_error, rel=1e-10)
+    # with confounding: each repetition's bound, combined by the estimator's rule
+    res = dml_sensitivity(est, 0.05, 0.05, **kw)
+    center = np.median if aggregation == "median" else np.mean
+    lows = []
+    for sol, nu in est._repetition_fits:
+        one = PLR(outcome_model=LinearRegression(), treatment_model=LinearRegression())
+        one.result_ = est.result_.__class__.from_normal(
+            estimand="ATE", estimate=sol.estimate, std_error=sol.std_error, level=0.95,
+            n_obs=500, method="plr", inference="influence-function", scores=sol.influence,
+        )  # fmt: skip
+        one.nuisance_ = nu
+        lows.append(dml_sensitivity(one, 0.05, 0.05, **kw).theta_lower)
+    assert res.theta_lower == pytest.approx(float(center(lows)), rel=1e-12)
+    assert len(set(np.round(lows, 8))) == 5  # the repetitions differ
+
+
 def test_aipw_equals_irm_on_the_same_nuisances(irm_data):
     aipw = AIPW(outcome_model=LinearRegression(), propensity_model=Logit(), folds=3)
     aipw.fit(irm_data, "t", "y", COVARIATES)
@@ -258,6 +311,7 @@ def test_refuses_unfitted_unsupported_and_mismatched(plr_data, irm_data):
         repetitions=2,
         random_state=0,
     ).fit(plr_data, "d", "y", COVARIATES)
+    del rep._repetition_fits  # as unpickled from a paribus that did not keep them
     with pytest.raises(ParameterError, match="repetitions"):
         dml_sensitivity(rep, **kw)
     est = PLR(outcome_model=LinearRegression(), treatment_model=LinearRegression(), folds=2)

@@ -25,7 +25,12 @@ influence values ``psi_sigma2 = (Y - g)^2 - sigma^2`` and
 confidence bounds ``theta_- - z se_-`` and ``theta_+ + z se_+`` with
 ``z = Phi^{-1}(level)`` (one-sided, Sec. 4.2). With a cluster column in the fit the
 standard errors sum the influence values within clusters first, as the estimate's own
-(Liang & Zeger 1986, with the ``G / (G - 1)`` factor).
+(Liang & Zeger 1986, with the ``G / (G - 1)`` factor). With repeated cross-fitting
+(``repetitions = R > 1``) every repetition is bounded with its own nuisances and
+influence values, and the bounds are combined as the estimates are (Chernozhukov et
+al. 2018, Sec. 3.4): ``bound = median_r(bound_r)`` (or the mean) with
+``se^2 = median_r(se_r^2 + (bound_r - bound)^2)``; the robustness values are then where
+the combined bounds reach zero (root search).
 
 Riesz representers: PLR ``alpha = (D - m(X)) / E(D - m(X))^2`` (``m(W, alpha) = nu^2``
 by linearity, so ``psi_nu2 = nu^2 - (D - m)^2 nu^4``); IRM/AIPW ATE
@@ -144,12 +149,10 @@ def _bias_factor(cf_y: float, cf_d: float, rho: float) -> float:
 
 
 def _elements(
-    estimator: Any, effect: Effect, y: np.ndarray, d: np.ndarray
+    kind: str, estimand: str, nu: dict[str, np.ndarray], theta: float, y: np.ndarray, d: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-unit ``((Y - g)^2, 2 m(W, alpha) - alpha^2, implied theta score)``."""
-    nu = estimator.nuisance_
-    theta = effect.estimate
-    if type(estimator).__name__ == "PLR":
+    if kind == "PLR":
         v = d - nu["m"]
         if "g" in nu:  # IV-type: g is E[Y - theta D | X]
             eps = y - nu["g"] - theta * d
@@ -162,12 +165,12 @@ def _elements(
         return eps**2, riesz, check
     g0, g1, e = nu["g0"], nu["g1"], nu["e"]
     eps = y - (d * g1 + (1 - d) * g0)
-    if effect.estimand == "ATT":
+    if estimand == "ATT":
         p = float(d.mean())
         alpha = d / p - (1 - d) * e / (p * (1 - e))
         m_alpha = d / (p**2 * (1 - e))
         check = d * (y - g0) / p - e * (1 - d) * (y - g0) / (p * (1 - e)) - d * theta / p
-    elif effect.estimand == "ATC":
+    elif estimand == "ATC":
         q = float(1 - d.mean())
         alpha = d * (1 - e) / (q * e) - (1 - d) / q
         m_alpha = (1 - d) / (q**2 * e)
@@ -177,6 +180,46 @@ def _elements(
         m_alpha = 1 / e + 1 / (1 - e)
         check = g1 - g0 + alpha * eps - theta
     return eps**2, 2 * m_alpha - alpha**2, check
+
+
+@dataclasses.dataclass(frozen=True)
+class _Repetition:
+    """One cross-fitting repetition: its estimate, ``S``, and their influence values."""
+
+    theta: float
+    s: float
+    phi: np.ndarray
+    phi_s: np.ndarray
+    sigma2: float
+    nu2: float
+
+
+def _repetition(
+    kind: str,
+    estimand: str,
+    nu: dict[str, np.ndarray],
+    theta: float,
+    phi: np.ndarray,
+    y: np.ndarray,
+    d: np.ndarray,
+) -> _Repetition:
+    sig_el, nu_el, check = _elements(kind, estimand, nu, theta, y, d)
+    scale = max(1.0, abs(theta))
+    if not abs(float(np.mean(check))) <= 1e-6 * scale * max(1.0, float(np.mean(np.abs(check)))):
+        raise DataError(
+            "dml_sensitivity: the data do not reproduce the fitted estimate; pass the data "
+            "the estimator was fitted on, rows in the same order."
+        )
+    sigma2, nu2 = float(np.mean(sig_el)), float(np.mean(nu_el))
+    if not (sigma2 > 0 and nu2 > 0):
+        raise DataError(
+            f"dml_sensitivity: sigma^2 = {sigma2:.3g} and nu^2 = {nu2:.3g} must be positive; "
+            "the Riesz representer is poorly estimated (check overlap / clipping)."
+        )
+    s = math.sqrt(sigma2 * nu2)
+    # influence values of S = sqrt(sigma^2 nu^2)
+    phi_s = (sigma2 * (nu_el - nu2) + nu2 * (sig_el - sigma2)) / (2 * s)
+    return _Repetition(theta, s, np.asarray(phi, dtype=float), phi_s, sigma2, nu2)
 
 
 def _check_estimator(estimator: Any) -> Effect:
@@ -196,10 +239,12 @@ def _check_estimator(estimator: Any) -> Effect:
             f"dml_sensitivity: estimand {effect.estimand!r} is not supported; refit with "
             "estimand='ATE', 'ATT' or 'ATC'."
         )
-    if getattr(estimator, "repetitions", 1) != 1:
+    if getattr(estimator, "repetitions", 1) != 1 and not getattr(
+        estimator, "_repetition_fits", None
+    ):
         raise ParameterError(
-            "dml_sensitivity: repeated cross-fitting (repetitions > 1) is not supported; "
-            "nuisance_ keeps the first repetition only. Refit with repetitions=1."
+            "dml_sensitivity: this estimator keeps no per-repetition fits (fitted by an "
+            "older paribus); refit it, or refit with repetitions=1."
         )
     return effect
 
@@ -232,8 +277,9 @@ def dml_sensitivity(
     Parameters
     ----------
     estimator : PLR, IRM or AIPW
-        Fitted, one treatment, estimand ATE (ATT or ATC for IRM and AIPW), one
-        cross-fitting repetition.
+        Fitted, one treatment, estimand ATE (ATT or ATC for IRM and AIPW). With
+        repeated cross-fitting each repetition is bounded on its own nuisances and the
+        bounds are combined by the estimator's ``aggregation``, as its estimates are.
     cf_y : float in [0, 1), default 0.03
         Share of the residual outcome variation explained by the confounder.
     cf_d : float in [0, 1), default 0.03
@@ -257,53 +303,72 @@ def dml_sensitivity(
     _check_params(cf_y, cf_d, rho, level)
     effect = _check_estimator(estimator)
     y, d = outcome_and_treatment(data, treatment, outcome, effect.n_obs, "dml_sensitivity")
-    sig_el, nu_el, check = _elements(estimator, effect, y, d)
-    scale = max(1.0, abs(effect.estimate))
-    if not abs(float(np.mean(check))) <= 1e-6 * scale * max(1.0, float(np.mean(np.abs(check)))):
-        raise DataError(
-            "dml_sensitivity: the data do not reproduce the fitted estimate; pass the data "
-            "the estimator was fitted on, rows in the same order."
-        )
     if effect.scores is None:
         raise ParameterError("dml_sensitivity: the estimate carries no influence values.")
-    phi = np.asarray(effect.scores, dtype=float)
-    sigma2, nu2 = float(np.mean(sig_el)), float(np.mean(nu_el))
-    if not (sigma2 > 0 and nu2 > 0):
-        raise DataError(
-            f"dml_sensitivity: sigma^2 = {sigma2:.3g} and nu^2 = {nu2:.3g} must be positive; "
-            "the Riesz representer is poorly estimated (check overlap / clipping)."
+    kind = type(estimator).__name__
+    kind = "PLR" if kind == "PLR" else "IRM"
+    fits = getattr(estimator, "_repetition_fits", None)
+    if getattr(estimator, "repetitions", 1) == 1 or not fits:
+        fits = [(None, estimator.nuisance_)]
+    reps = [
+        _repetition(
+            kind,
+            effect.estimand,
+            nu,
+            effect.estimate if sol is None else sol.estimate,
+            effect.scores if sol is None else sol.influence,
+            y,
+            d,
         )
-    s = math.sqrt(sigma2 * nu2)
-    # influence values of S = sqrt(sigma^2 nu^2)
-    phi_s = (sigma2 * (nu_el - nu2) + nu2 * (sig_el - sigma2)) / (2 * s)
-    n = phi.size
+        for sol, nu in fits
+    ]
+    n = reps[0].phi.size
     theta = effect.estimate
     z = float(stats.norm.ppf(level))
-
     # the estimator's cluster codes (rows as fitted) make every standard error
     # cluster-robust, as the estimate's own is
     cluster = getattr(estimator, "_cluster", None)
+    # repetitions are combined as the estimates are: a bound is the median (or mean)
+    # of the repetitions' bounds, its error sqrt(center(se_r^2 + (bound_r - bound)^2))
+    center = np.mean if getattr(estimator, "aggregation", "median") == "mean" else np.median
+
+    def combine(values: list[float], ses: list[float]) -> tuple[float, float]:
+        if len(values) == 1:
+            return values[0], ses[0]
+        v, e = np.asarray(values), np.asarray(ses)
+        mid = float(center(v))
+        return mid, float(np.sqrt(center(e**2 + (v - mid) ** 2)))
 
     def bounds(c: float) -> tuple[float, float, float, float]:
-        lo, hi = theta - c * s, theta + c * s
-        se_lo = if_std_error(phi - c * phi_s, cluster)
-        se_hi = if_std_error(phi + c * phi_s, cluster)
+        lo, se_lo = combine(
+            [r.theta - c * r.s for r in reps],
+            [if_std_error(r.phi - c * r.phi_s, cluster) for r in reps],
+        )
+        hi, se_hi = combine(
+            [r.theta + c * r.s for r in reps],
+            [if_std_error(r.phi + c * r.phi_s, cluster) for r in reps],
+        )
         return lo, hi, se_lo, se_hi
 
     lo, hi, se_lo, se_hi = bounds(_bias_factor(cf_y, cf_d, rho))
 
-    def ci_toward_zero(cf: float) -> float:
-        # the confidence bound on the side of zero, as a signed distance from it
+    def toward_zero(cf: float, z_mult: float) -> float:
+        # the (confidence) bound on the side of zero, as a signed distance from it
         b_lo, b_hi, s_lo, s_hi = bounds(_bias_factor(cf, cf, rho))
-        return b_lo - z * s_lo if theta >= 0 else -(b_hi + z * s_hi)
+        return b_lo - z_mult * s_lo if theta >= 0 else -(b_hi + z_mult * s_hi)
 
-    rv = _robustness_value(theta, rho * s)
-    if ci_toward_zero(0.0) <= 0:
-        rva = 0.0
-    elif rho == 0:
-        rva = 1.0
-    else:
-        rva = float(optimize.brentq(ci_toward_zero, 0.0, 1.0 - 1e-12, xtol=1e-12))
+    def root(z_mult: float) -> float:
+        if toward_zero(0.0, z_mult) <= 0:
+            return 0.0
+        if rho == 0:
+            return 1.0
+        return float(optimize.brentq(toward_zero, 0.0, 1.0 - 1e-12, args=(z_mult,), xtol=1e-12))
+
+    sigma2 = float(center([r.sigma2 for r in reps]))
+    nu2 = float(center([r.nu2 for r in reps]))
+    # one repetition: RV in closed form; several: where the combined bound reaches 0
+    rv = _robustness_value(theta, rho * reps[0].s) if len(reps) == 1 else root(0.0)
+    rva = root(z)
     return DMLSensitivity(
         method=effect.method,
         estimate=theta,

@@ -476,6 +476,11 @@ class PLR(_DoubleML):
                         self.n_jobs,
                     )
                 )
+        # each repetition's (estimate, influence values) and nuisances, for
+        # post-estimation tools that redo a repetition (dml_sensitivity)
+        self._repetition_fits: list[tuple[LinearScoreSolution, dict[str, np.ndarray]]] | None = (
+            [(r[0], r[1]) for r in runs[0]] if len(views) == 1 else None
+        )
         effects, nuisance = [], []
         for view, (outcome, treat), reps in zip(views, learners, runs, strict=True):
             d = view.t
@@ -618,11 +623,15 @@ class IRM(_DoubleML):
         ]
         solutions: list[LinearScoreSolution] = []
         first: dict[str, np.ndarray] = {}
+        self._repetition_fits: list[tuple[LinearScoreSolution, dict[str, np.ndarray]]] = []
         for r, rep in enumerate(plan):
             pred = cross_fit(nuisances, X, y, t, rep.folds, rep.seed_root, self.n_jobs)
             e = np.clip(pred["e"], self.clip, 1 - self.clip) if self.clip > 0 else pred["e"]
             psi_a, psi_b = aipw_score_elements(self.estimand, y, t, pred["g0"], pred["g1"], e)
             solutions.append(solve_linear_score(psi_a, psi_b, cluster))
+            self._repetition_fits.append(
+                (solutions[-1], {"g0": pred["g0"], "g1": pred["g1"], "e": e})
+            )
             if r == 0:
                 first = {"g0": pred["g0"], "g1": pred["g1"], "e": e, "e_raw": pred["e"]}
         agg = aggregate_repetitions(solutions, self.aggregation)
