@@ -140,3 +140,28 @@ def test_the_fast_path_skips_and_stays_exact(data: dict[str, np.ndarray]) -> Non
             plain = model.__class__(**model.get_params()).fit(np.c_[u[train], X[train]], y[train])
             np.testing.assert_array_equal(got, plain.predict(np.c_[u[test], X[test]]))
     assert cache_info()["skipped"] > before
+
+
+def test_the_fit_without_the_column_is_built_only_for_folds_met_twice(
+    data: dict[str, np.ndarray],
+) -> None:
+    # refits whose folds change every time (no random_state) never pay for the extra
+    # fit; the second refit on a fold builds it, and later ones reuse it
+    X, y = data["X"], data["y"]
+    shallow = CONFIGS["shallow, small leaves, no L2"]
+    rng = np.random.default_rng(7)
+    with binned_base(X):
+        start = cache_info()
+        for _ in range(3):  # a new split each time
+            rows = rng.permutation(N)
+            train, test = np.sort(rows[:6_000]), np.sort(rows[6_000:])
+            u = rng.normal(size=N)
+            fast_fit(_regressor(shallow), np.c_[X, u], y, train, test)
+        assert cache_info()["base_fits"] == start["base_fits"]
+        assert cache_info()["skipped"] == start["skipped"]
+        train, test = np.arange(5_000), np.arange(5_000, N)
+        for _ in range(3):  # the same split: built once on the second, reused after
+            u = rng.normal(size=N)
+            fast_fit(_regressor(shallow), np.c_[X, u], y, train, test)
+        assert cache_info()["base_fits"] == start["base_fits"] + 1
+        assert cache_info()["skipped"] == start["skipped"] + 2

@@ -20,9 +20,10 @@ process or thread runs it), :func:`fit_predict_binned` fits a LightGBM model as
    (:func:`_train_params`), and predictions on the test rows in the same column order.
 
 Before step 2, a regressor with one added column is first fitted on the base block
-alone (once per training fold, cached); when :mod:`paribus._core.unused_column`
-proves that the added column enters none of its trees, that fit's predictions are
-returned: the refit would be the same model.
+alone (once per training fold, cached, and only from the second refit on the same
+fold, so refits whose folds change every time pay nothing for it); when
+:mod:`paribus._core.unused_column` proves that the added column enters none of its
+trees, that fit's predictions are returned: the refit would be the same model.
 
 LightGBM bins each column on its own, so the result is the plain wrapper fit on the
 column-permuted matrix ``[extra columns, base columns]`` to the bit (the tests check
@@ -136,6 +137,8 @@ class _Base:
     datasets: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     #: fits on the base alone, for :mod:`paribus._core.unused_column` (None: not checkable)
     fits: dict[tuple[Any, ...], tuple[BaseModel, np.ndarray] | None] = field(default_factory=dict)
+    #: fit keys met once: the fit without the column is built on the second meeting only
+    seen: set[tuple[Any, ...]] = field(default_factory=set)
 
 
 @dataclass
@@ -144,6 +147,7 @@ class _Stats:
     hits: int = 0  # fits that reused a cached one
     fast_fits: int = 0  # fits through the fast path
     skipped: int = 0  # refits proven equal to the cached fit without the extra column
+    base_fits: int = 0  # fits on the base block alone, built for the proof
 
 
 _lock = threading.Lock()
@@ -192,6 +196,7 @@ def cache_info() -> dict[str, int]:
             "hits": _stats.hits,
             "fast_fits": _stats.fast_fits,
             "skipped": _stats.skipped,
+            "base_fits": _stats.base_fits,
             "cached": cached,
         }
 
@@ -288,16 +293,22 @@ def _base_fit(
     import lightgbm as lgb
 
     rounds = model.get_params()["n_estimators"]
-    key = (
-        np.ascontiguousarray(train).tobytes(),
-        np.ascontiguousarray(test).tobytes(),
-        hashlib.blake2b(np.ascontiguousarray(label).data, digest_size=16).hexdigest(),
-        tuple(sorted((k, repr(v)) for k, v in params.items())),
-        rounds,
-    )
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (train, test, label):
+        digest.update(np.ascontiguousarray(part).data)
+    digest.update(repr((sorted((k, repr(v)) for k, v in params.items()), rounds)).encode())
+    key = (train.size, test.size, digest.hexdigest())
     with _lock:
         if key in base.fits:
             return base.fits[key]
+        if key not in base.seen:
+            # first meeting: no extra fit yet. Refits that change their folds every time
+            # (an estimator without a random_state) never meet a key twice and so never
+            # pay for a fit that no later refit could reuse.
+            if len(base.seen) >= 100_000:  # 16-byte digests: a few MB at most
+                base.seen.clear()
+            base.seen.add(key)
+            return None
     data = lgb.Dataset(base.X0[train], label=label, params=params, free_raw_data=True)
     booster = lgb.train(params, data, num_boost_round=rounds)
     summary = summarise_booster(booster, base.X0[train], label, params)
@@ -307,6 +318,7 @@ def _base_fit(
         else (summary, np.asarray(booster.predict(np.asfortranarray(base.X0[test])), dtype=float))
     )
     with _lock:
+        _stats.base_fits += 1
         while len(base.fits) >= _MAX_DATASETS:
             del base.fits[next(iter(base.fits))]
         base.fits[key] = fitted
