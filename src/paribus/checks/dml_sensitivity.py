@@ -305,8 +305,8 @@ def dml_sensitivity(
     y, d = outcome_and_treatment(data, treatment, outcome, effect.n_obs, "dml_sensitivity")
     if effect.scores is None:
         raise ParameterError("dml_sensitivity: the estimate carries no influence values.")
-    kind = type(estimator).__name__
-    kind = "PLR" if kind == "PLR" else "IRM"
+    # IRM and AIPW share the interactive model's elements
+    kind = "PLR" if type(estimator).__name__ == "PLR" else "IRM"
     fits = getattr(estimator, "_repetition_fits", None)
     if getattr(estimator, "repetitions", 1) == 1 or not fits:
         fits = [(None, estimator.nuisance_)]
